@@ -54,14 +54,18 @@ def test_sft_loss_is_token_mean_over_batch():
 
 def _iopo_transcribed(A, B, C, D, Ar, Br, Cr, Dr, beta, eps, ablation):
     """DESIGN section 6, written out term by term."""
-    if ablation is None:
-        pi_1, pi_2 = 2 * A - B - D, 2 * C - D - B
-        ref_1, ref_2 = 2 * Ar - Br - Dr, 2 * Cr - Dr - Br
-        logits = 0.5 * ((pi_1 - ref_1) + (pi_2 - ref_2))
-    else:
-        a, b, c, d = A - Ar, B - Br, C - Cr, D - Dr
-        logits = 0.5 * ((a - b) + (c - d)) if ablation == "no_input_pref" else 0.5 * ((a - d) + (c - b))
-    return -(1 - eps) * F.logsigmoid(beta * logits) - eps * F.logsigmoid(-beta * logits)
+
+    def ell(z):
+        return -(1 - eps) * F.logsigmoid(beta * z) - eps * F.logsigmoid(-beta * z)
+
+    a, b, c, d = A - Ar, B - Br, C - Cr, D - Dr
+    if ablation == "no_input_pref":
+        return 0.5 * (ell(a - b) + ell(c - d))
+    if ablation == "no_output_pref":
+        return 0.5 * (ell(a - d) + ell(c - b))
+    pi_1, pi_2 = 2 * A - B - D, 2 * C - D - B
+    ref_1, ref_2 = 2 * Ar - Br - Dr, 2 * Cr - Dr - Br
+    return ell(0.5 * ((pi_1 - ref_1) + (pi_2 - ref_2)))
 
 
 @pytest.mark.parametrize("ablation", [None, "no_input_pref", "no_output_pref"])
@@ -78,18 +82,56 @@ def test_iopo_matches_transcribed_formula(ablation, beta, eps):
     assert torch.equal(m["rewards/accuracies_x2"], (beta * (C - Cr) > beta * (D - Dr)).to(torch.float64))
 
 
-def test_iopo_hand_derived_and_ablations_differ():
+def test_iopo_hand_derived():
     z = t([0.0])
-    # a = 1, others 0: full logits 0.5 * 2 = 1; no_input 0.5 * 1; no_output 0.5 * 1
+    # a = 1, others 0: full logits 0.5 * 2 = 1 -> -log sigmoid(0.1)
     full, _ = iopo_loss(t([1.0]), z, z, z, z, z, z, z, beta=0.1)
     assert full.item() == pytest.approx(0.6443967, abs=1e-6)
-    half, _ = iopo_loss(t([1.0]), z, z, z, z, z, z, z, beta=0.1, ablation="no_input_pref")
-    assert half.item() == pytest.approx(-math.log(1 / (1 + math.exp(-0.05))), abs=1e-6)
-    # d = 1 only: full logits 0.5 * (-1 - 1) = -1; no_input: -0.5; no_output: -0.5
+    # d = 1 only: full logits 0.5 * (-1 - 1) = -1
     _, m = iopo_loss(z, z, z, t([1.0]), z, z, z, z, beta=0.1)
     assert m["rewards/margins"].item() == pytest.approx(-0.1)
     with pytest.raises(ValueError, match="ablation"):
         iopo_loss(z, z, z, z, z, z, z, z, ablation="nope")
+
+
+def test_iopo_ablations_hand_derived_are_separate_sigmoids():
+    # a = 2, b = 1, c = d = 0, beta 1, with l(z) = softplus(-z):
+    #   full:      logits 0.5 * ((4 - 1 - 0) + (0 - 0 - 1)) = 1      -> l(1)                = 0.3132617
+    #   no input:  0.5 * (l(a - b) + l(c - d)) = 0.5 * (l(1) + l(0))  = 0.5 * (0.3132617 + 0.6931472)
+    #   no output: 0.5 * (l(a - d) + l(c - b)) = 0.5 * (l(2) + l(-1)) = 0.5 * (0.1269280 + 1.3132617)
+    # (One sigmoid over a regrouped sum would give l(0.5) = 0.4740770 for both ablations.)
+    z = t([0.0], dtype=torch.float64)
+    args = (t([2.0], dtype=torch.float64), t([1.0], dtype=torch.float64), z, z, z, z, z, z)
+    full, _ = iopo_loss(*args, beta=1.0)
+    no_in, m_in = iopo_loss(*args, beta=1.0, ablation="no_input_pref")
+    no_out, m_out = iopo_loss(*args, beta=1.0, ablation="no_output_pref")
+    assert full.item() == pytest.approx(0.3132617, abs=1e-7)
+    assert no_in.item() == pytest.approx(0.5032044, abs=1e-7)
+    assert no_out.item() == pytest.approx(0.7200948, abs=1e-7)
+    # margins: beta times the mean of the sigmoids' logits
+    assert m_in["rewards/margins"].item() == pytest.approx(0.5)
+    assert m_out["rewards/margins"].item() == pytest.approx(0.5)
+    # label smoothing applies inside each sigmoid: l(0) is log 2 whatever eps is
+    no_in_s, _ = iopo_loss(*args, beta=1.0, label_smoothing=0.2, ablation="no_input_pref")
+    l1 = 0.8 * 0.3132617 + 0.2 * 1.3132617
+    assert no_in_s.item() == pytest.approx(0.5 * (l1 + math.log(2)), abs=1e-7)
+
+
+def test_iopo_three_losses_differ_on_random_inputs():
+    g = torch.Generator().manual_seed(11)
+    tensors = [-20 * torch.rand(64, generator=g, dtype=torch.float64) for _ in range(8)]
+    full, _ = iopo_loss(*tensors, beta=0.3)
+    no_in, _ = iopo_loss(*tensors, beta=0.3, ablation="no_input_pref")
+    no_out, _ = iopo_loss(*tensors, beta=0.3, ablation="no_output_pref")
+    for x, y in ((full, no_in), (full, no_out), (no_in, no_out)):
+        assert (x - y).abs().min() > 1e-9
+    # nor is either ablation the full loss at some other beta: no beta' fits every group
+    a, b, c, d = (tensors[i] - tensors[i + 4] for i in range(4))
+    full_logits = a + c - b - d
+    for abl in (no_in, no_out):
+        # invert l(z) = softplus(-beta' * z) per group; a single beta' would make these all equal
+        beta_implied = -torch.log(torch.expm1(abl)) / full_logits
+        assert beta_implied.max() - beta_implied.min() > 1e-3
 
 
 @pytest.fixture(scope="module")

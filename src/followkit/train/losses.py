@@ -15,7 +15,7 @@ Logged metrics and their formulas (mean over the items of a step):
 ``rewards/A`` ... ``/D``    IOPO: beta * (A - A_ref), ... beta * (D - D_ref)
 ``rewards/accuracies_x1``   IOPO: share with r_A > r_B (y1 beats y2 under x1)
 ``rewards/accuracies_x2``   IOPO: share with r_C > r_D (y2 beats y1 under x2)
-``rewards/margins``         IOPO: the logits of the loss (before beta), times beta
+``rewards/margins``         IOPO: beta * the mean of the logits of the loss's sigmoid(s)
 ==========================  =====================================================
 """
 
@@ -101,16 +101,18 @@ def dpo_loss(
     return losses, metrics
 
 
-def iopo_logits(
+def iopo_comparisons(
     a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor, ablation: str | None
-) -> torch.Tensor:
-    """IOPO's preference logits from the four log-ratios a, b, c, d (DESIGN section 6)."""
+) -> tuple[torch.Tensor, ...]:
+    """The logits of each sigmoid in IOPO or an ablation, from the log-ratios a, b, c, d (DESIGN 6)."""
     if ablation is None:
-        return 0.5 * ((2 * a - b - d) + (2 * c - d - b))
-    if ablation == "no_input_pref":  # keep only y1 vs y2 for a fixed x
-        return 0.5 * ((a - b) + (c - d))
-    if ablation == "no_output_pref":  # keep only x1 vs x2 for a fixed y
-        return 0.5 * ((a - d) + (c - b))
+        return (0.5 * ((2 * a - b - d) + (2 * c - d - b)),)
+    # The ablations are separate sigmoids: a regrouping of a + c - b - d inside one sigmoid would
+    # only be the full loss at another beta.
+    if ablation == "no_input_pref":  # output pairs only: y1 vs y2 with x fixed
+        return (a - b, c - d)
+    if ablation == "no_output_pref":  # input pairs only: x1 vs x2 with y fixed
+        return (a - d, c - b)
     raise ValueError(f"unknown IOPO ablation '{ablation}'; expected one of {IOPO_ABLATIONS}")
 
 
@@ -133,17 +135,20 @@ def iopo_loss(
     same under the reference, 1-D tensors with one entry per group. With a = A - A_ref etc.,
     logits = 0.5 * ((2a - b - d) + (2c - d - b)) and
     loss = -(1 - eps) log sigmoid(beta logits) - eps log sigmoid(-beta logits).
-    ``ablation`` "no_input_pref" uses 0.5 * ((a - b) + (c - d)); "no_output_pref" uses
-    0.5 * ((a - d) + (c - b)).
+    With l(z) = -(1 - eps) log sigmoid(beta z) - eps log sigmoid(-beta z), ``ablation``
+    "no_input_pref" is 0.5 * (l(a - b) + l(c - d)) and "no_output_pref" is
+    0.5 * (l(a - d) + l(c - b)): two sigmoids, not one.
     Output: (loss per group, metrics: rewards/A..D, rewards/accuracies_x1 (r_A > r_B),
-    rewards/accuracies_x2 (r_C > r_D), rewards/accuracies (their mean), rewards/margins).
+    rewards/accuracies_x2 (r_C > r_D), rewards/accuracies (their mean), rewards/margins (beta
+    times the mean of the sigmoids' logits)).
 
     Example: with a = 1 and b = c = d = 0 the logits are 1 and the loss is
     ``-log sigmoid(0.1) = 0.6444``.
     """
     a, b, c, d = A - A_ref, B - B_ref, C - C_ref, D - D_ref
-    logits = iopo_logits(a, b, c, d, ablation)
-    losses = _smoothed_sigmoid_loss(logits, beta, label_smoothing)
+    comparisons = iopo_comparisons(a, b, c, d, ablation)
+    losses = sum(_smoothed_sigmoid_loss(z, beta, label_smoothing) for z in comparisons) / len(comparisons)
+    logits = sum(comparisons) / len(comparisons)
     r_a, r_b, r_c, r_d = (beta * t.detach() for t in (a, b, c, d))
     acc_x1 = (r_a > r_b).float()
     acc_x2 = (r_c > r_d).float()
