@@ -113,11 +113,12 @@ def test_embedded_chain_gives_dpo_pairs_and_iopo_groups(tmp_path, monkeypatch, c
     rows = []
     for g in groups:
         c1, c2 = g["meta"]["x1_constraints"], g["meta"]["x2_constraints"]
+        x1, x2 = g["x1"][-1]["content"], g["x2"][-1]["content"]  # the user turns
         rows += [
-            {"id": f"{g['id']}/y1x1", "constraints": c1, "prompt": g["x1"], "response": g["y1"]},
-            {"id": f"{g['id']}/y2x2", "constraints": c2, "prompt": g["x2"], "response": g["y2"]},
-            {"id": f"{g['id']}/y1x2", "constraints": c2, "prompt": g["x2"], "response": g["y1"]},
-            {"id": f"{g['id']}/y2x1", "constraints": c1, "prompt": g["x1"], "response": g["y2"]},
+            {"id": f"{g['id']}/y1x1", "constraints": c1, "prompt": x1, "response": g["y1"]},
+            {"id": f"{g['id']}/y2x2", "constraints": c2, "prompt": x2, "response": g["y2"]},
+            {"id": f"{g['id']}/y1x2", "constraints": c2, "prompt": x2, "response": g["y1"]},
+            {"id": f"{g['id']}/y2x1", "constraints": c1, "prompt": x1, "response": g["y2"]},
         ]
     (tmp_path / "recheck.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     capsys.readouterr()

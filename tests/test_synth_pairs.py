@@ -156,15 +156,47 @@ def test_iopo_groups_satisfy_the_four_verdict_properties(tmp_path):
         progress=False,
     )
     (g,) = [json.loads(x) for x in (tmp_path / "groups_iopo.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert g["id"] == "g" and g["x1"] == prompt and g["y1"] == Y1 and g["y2"] == Y2
+    assert g["id"] == "g" and g["x1"] == [{"role": "user", "content": prompt}]
+    assert g["y1"] == Y1 and g["y2"] == Y2
     assert g["meta"]["operator"] == "modify" and g["meta"]["y2_sample"] == 1
-    assert seen == [g["x2"]] * 2 and g["x2"] != g["x1"]
+    x2 = g["x2"][-1]["content"]
+    assert seen == [x2] * 2 and g["x2"] != g["x1"]
     c1, c2 = g["meta"]["x1_constraints"], g["meta"]["x2_constraints"]
-    assert g["x2"] == render_prompt("Describe a cat.", [c["text"] for c in c2], None)
+    assert g["x2"] == [
+        {"role": "user", "content": render_prompt("Describe a cat.", [c["text"] for c in c2], None)}
+    ]
     # The four properties, re-checked from scratch by the verifier.
     assert ok_all(c1, g["y1"]) and ok_all(c2, g["y2"])
     assert not ok_all(c2, g["y1"]) and not ok_all(c1, g["y2"])
     assert man["counts"]["groups"] == 1 and man["counts"]["with_y1"] == 1
+
+
+def test_iopo_groups_keep_the_system_turn_y2_was_sampled_with(tmp_path):
+    prompt = render_prompt("Describe a cat.", [c.text for c in X1], None)
+    system = {"role": "system", "content": "You are a careful assistant."}
+    rec = resp("g", 0, [v(True), v(True)], Y1)
+    rec.update(
+        messages=[system, {"role": "user", "content": prompt}],
+        constraints=[c.model_dump(exclude_none=True) for c in X1],
+        task="Describe a cat.",
+    )
+    write_jsonl(tmp_path / "responses.jsonl", [rec])
+    chats = []
+
+    def student(chat, i):
+        chats.append(chat)
+        return Y2
+
+    run_pairs(
+        PairsConfig(format="iopo", operators=["modify"], n=1),
+        tmp_path,
+        student=ScriptedBackend(student),
+        progress=False,
+    )
+    (g,) = [json.loads(x) for x in (tmp_path / "groups_iopo.jsonl").read_text(encoding="utf-8").splitlines()]
+    # Both prompts are stored as y1 and y2 were asked: the system turn, then the user turn.
+    assert g["x1"] == [system, {"role": "user", "content": prompt}]
+    assert g["x2"] == chats[0] and g["x2"][0] == system and g["x2"][-1]["role"] == "user"
 
 
 def test_iopo_without_a_valid_y2_writes_no_group(tmp_path):
@@ -228,7 +260,7 @@ def test_rewrite_operator_for_judged_constraints(tmp_path):
         progress=False,
     )
     (g,) = [json.loads(x) for x in (tmp_path / "groups_iopo.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert g["meta"]["operator"] == "rewrite" and "Sound gloomy." in g["x2"]
+    assert g["meta"]["operator"] == "rewrite" and "Sound gloomy." in g["x2"][-1]["content"]
     vs = g["meta"]["verdicts"]
     assert [x["strict"] for x in vs["y1_x1"]] == [True] and [x["strict"] for x in vs["y2_x2"]] == [True]
     assert [x["strict"] for x in vs["y1_x2"]] == [False] and [x["strict"] for x in vs["y2_x1"]] == [False]

@@ -97,3 +97,27 @@ def test_truncation_keeps_response_budget_and_counts_cuts():
     assert stats.response_tokens_cut == 10 and stats.prompt_tokens_cut == 20 and stats.truncated_items == 1
     short = TokenizedItem("s", [[1, 2]], [[3, 4]], ((0, 0),))
     assert truncate_item(short, 100, 30, stats) and stats.truncated_items == 1
+
+
+def test_iopo_reads_message_lists_with_a_system_turn_and_old_strings(tmp_path, tok):
+    system = {"role": "system", "content": "You are terse."}
+    new = {
+        "id": "n",
+        "x1": [system, {"role": "user", "content": "Say hi."}],
+        "y1": "hi",
+        "x2": [system, {"role": "user", "content": "Say bye."}],
+        "y2": "bye",
+    }
+    as_list = {**GOOD, "id": "l", "x1": [{"role": "user", "content": "Say hi."}]}
+    path = _write(tmp_path / "d.jsonl", [GOOD, new, as_list])
+    old_item, new_item, list_item = load_items(path, "iopo", tok, max_length=512, response_budget=64)[0]
+    # The system turn reaches both prompts; the responses are the same tokens.
+    for prompt in new_item.prompts:
+        assert "<|im_start|>system\nYou are terse.<|im_end|>" in tok.decode(prompt)
+    assert tok.decode(new_item.prompts[1]).endswith(
+        "<|im_start|>user\nSay bye.<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert new_item.responses == old_item.responses
+    # A bare string is one user message: the same tokens as the one-message list.
+    assert list_item.prompts[0] == old_item.prompts[0]
+    assert "You are terse." not in tok.decode(old_item.prompts[0])

@@ -4,7 +4,8 @@
   response with the fewest failures (the most informative negative); TRL's conversational
   prompt/chosen/rejected format with the verdicts in `meta`.
 - iopo: x1 -> x2 with the constraint library's operators, y2 sampled for x2, and a group kept only
-  when the verdicts confirm y1 follows x1, y2 follows x2, y1 fails x2 and y2 fails x1.
+  when the verdicts confirm y1 follows x1, y2 follows x2, y1 fails x2 and y2 fails x1. x1 and x2
+  are full message lists (any system turn included), the user turn last.
 - sft: per instruction, the first response that follows every constraint, as {"messages": [...]}.
 """
 
@@ -336,7 +337,7 @@ class IOPOBuilder:
         verdicts = verdicts_for(jobs, self.judge)
         table: dict[tuple[int, int, str], list] = {k: v for k, v in zip(index, verdicts, strict=True)}
         groups = []
-        for pi, ((rec, p, x2), comp) in enumerate(zip(plans, comps, strict=True)):
+        for pi, ((rec, p, _x2), comp) in enumerate(zip(plans, comps, strict=True)):
             if not comp.ok:
                 continue
             y1x1, y1x2 = table[(pi, -1, "y1x1")], table[(pi, -1, "y1x2")]
@@ -362,9 +363,11 @@ class IOPOBuilder:
             groups.append(
                 {
                     "id": rec["id"],
-                    "x1": rec["messages"][-1]["content"],
+                    # Full message lists, as DPO pairs keep them: y1 and y2 were sampled after
+                    # the same earlier turns (a system prompt), so training must see them too.
+                    "x1": rec["messages"],
                     "y1": rec["response"],
-                    "x2": x2,
+                    "x2": chats[pi],
                     "y2": y2,
                     "meta": {
                         "operator": p.operator,

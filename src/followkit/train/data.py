@@ -7,7 +7,8 @@ Data contract (JSONL, one record a line; DESIGN section 2):
 - ``dpo``:  ``{"prompt": [msgs] | str, "chosen": [msgs] | str, "rejected": [msgs] | str}`` (TRL
   conversational preference format; a string prompt is one user message, a string response one
   assistant message).
-- ``iopo``: ``{"id", "x1", "y1", "x2", "y2"}``: x a user prompt string or a message list, y a string.
+- ``iopo``: ``{"id", "x1", "y1", "x2", "y2"}``: x a message list (what `synth pairs` writes, with
+  any system turn) or, as older files have it, a user prompt string; y a string.
 
 Tokenization follows TRL 1.16: the prompt is the chat template with the generation prompt, and
 the response is what the template adds after it when the assistant message is appended (so it
