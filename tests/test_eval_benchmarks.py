@@ -133,6 +133,18 @@ def test_ifeval_without_path_offline_asks_for_a_file(monkeypatch):
         TraceBenchmark().load(None)
 
 
+def test_ifbench_file_with_integral_float_kwargs_loads_and_scores(tmp_path):
+    # IFBench_test.jsonl stores whole numbers as floats; 13.5 is still an error.
+    row = {"key": 1, "prompt": "Write.", "instruction_id_list": ["count:numbers", "count:word_count_range"],
+           "kwargs": [{"N": 2.0}, {"min_words": 1.0, "max_words": 5.0}]}  # fmt: skip
+    items = IFBenchBenchmark().load(write_jsonl(tmp_path / "ifb.jsonl", [row]))
+    (sample,) = IFBenchBenchmark().score(items, ["1 and 2"])
+    assert sample["verdicts"]["strict"] == [True, True]
+    row["kwargs"][0]["N"] = 13.5
+    with pytest.raises(InputError, match="expected a whole number, got 13.5"):
+        IFBenchBenchmark().load(write_jsonl(tmp_path / "bad.jsonl", [row]))
+
+
 def test_ifeval_shared_data(shared):
     items = IFEvalBenchmark().load(str(shared / "ifeval" / "input_data.jsonl"))
     assert len(items) == 541

@@ -124,3 +124,27 @@ def test_constraints_list_show_render(capsys):
 def test_constraints_bad_input_exits_2(capsys, argv, pattern):
     rc, _, err = run(capsys, *argv)
     assert rc == 2 and pattern in err and err.count("\n") == 1
+
+
+def test_verify_prompts_without_responses_are_counted_as_missing(tmp_path, capsys):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"key": 1, "prompt": "A?", "instruction_id_list": ["count:numbers"], "kwargs": [{"N": 2.0}]},
+                {"key": 2, "prompt": "B?", "instruction_id_list": ["count:numbers"], "kwargs": [{"N": 1.0}]},
+            ]
+        ),  # fmt: skip
+        encoding="utf-8",
+    )
+    responses = tmp_path / "resp.jsonl"
+    responses.write_text(json.dumps({"prompt": "A?", "response": "1 and 2"}) + "\n", encoding="utf-8")
+    rc, out, _ = run(
+        capsys, "verify", str(responses), "--prompts", str(prompts), "--out", str(tmp_path / "o")
+    )
+    assert rc == 0
+    assert "1 prompt(s)" in out and "missing" in out
+    doc = json.loads((tmp_path / "o" / "results.json").read_text(encoding="utf-8"))
+    assert doc["rows"] == 1 and doc["missing_responses"] == 1 and doc["missing_keys"] == [2]
+    assert doc["results"]["strict"]["prompt_level"]["correct"] == 1

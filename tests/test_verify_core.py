@@ -83,8 +83,28 @@ def test_join_responses_to_prompts_by_text(tmp_path):
     assert [i.ident for i in items] == [7, 8]  # the prompts file's order, as the reference
     assert verify_items(items, ("strict",))["strict"] == [[True], [True]]
     write(tmp_path / "resp.jsonl", [{"prompt": "A?", "response": "x"}])
-    with pytest.raises(InputError, match=r"prompts.jsonl:2: field 'prompt': no response"):
-        load_items(responses, prompts=prompts)
+    missing: list = []
+    items = load_items(responses, prompts=prompts, missing=missing)
+    assert [i.ident for i in items] == [7] and missing == [8]  # counted as missing, not an error
+
+
+def test_integral_float_kwargs_are_integers_and_fractions_are_rejected(tmp_path):
+    # IFBench_test.jsonl stores whole numbers as floats ("N": 13.0).
+    rows = [{"key": 1, "prompt": "p", "response": "1 2 3", "instruction_id_list": ["count:numbers",
+             "length_constraints:number_words"], "kwargs": [{"N": 3.0}, {"num_words": 2.0, "relation": "at least"}]}]  # fmt: skip
+    (item,) = load_items(write(tmp_path / "f.jsonl", rows))
+    assert item.checks[0][1].N == 3 and isinstance(item.checks[0][1].N, int)
+    assert verify_items([item], ("strict",))["strict"] == [[True, True]]
+    rows[0]["kwargs"][0]["N"] = 13.5
+    with pytest.raises(
+        ConstraintError,
+        match=r"f.jsonl:1: field 'kwargs\[0\]': count:numbers: kwargs field 'N': expected a whole number, got 13.5$",
+    ):
+        load_items(write(tmp_path / "f.jsonl", rows))
+    for bad in (True, "13", float("nan")):
+        rows[0]["kwargs"][0]["N"] = bad
+        with pytest.raises(ConstraintError, match="kwargs field 'N'"):
+            load_items(write(tmp_path / "f.jsonl", rows))
 
 
 @pytest.mark.parametrize(

@@ -41,15 +41,23 @@ def register(app: typer.Typer) -> None:
         from followkit.progress import stage_progress
 
         modes = MODES if mode is ModeChoice.both else (mode.value,)
-        items = load_items(file, prompts)  # validates every row before anything is verified or written
+        missing: list = []
+        # validates every row before anything is verified or written
+        items = load_items(file, prompts, missing=missing)
         n_workers = workers or default_workers()
         with stage_progress("verify", total=len(items)) as bar:
             results = verify_items(items, modes, workers=n_workers, on_progress=bar.advance)
-        summary = _write_and_summarize(items, results, out, file, prompts, n_workers, file_sha256(file))
+        summary = _write_and_summarize(
+            items, results, out, file, prompts, n_workers, file_sha256(file), missing
+        )
         _print_table(summary, modes, out)
+        if missing:
+            typer.echo(
+                f"{len(missing)} prompt(s) in {prompts} have no response in {file}: counted as missing"
+            )
 
 
-def _write_and_summarize(items, results, out, file, prompts, workers, data_hash) -> dict:
+def _write_and_summarize(items, results, out, file, prompts, workers, data_hash, missing=()) -> dict:
     from followkit import __version__
     from followkit.constraints.verify import summarize, verdict_rows
     from followkit.io import write_json, write_jsonl
@@ -61,6 +69,8 @@ def _write_and_summarize(items, results, out, file, prompts, workers, data_hash)
         "prompts": str(prompts) if prompts else None,
         "data_sha256": data_hash,
         "rows": len(items),
+        "missing_responses": len(missing),
+        "missing_keys": list(missing),
         "workers": workers,
         "followkit_version": __version__,
         "results": summary,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import types
+import typing
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -23,6 +25,40 @@ class Kwargs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+INTEGRAL_FLOATS_ACCEPTED = True
+"""An integer kwarg given as a float with no fractional part (13.0) is read as that integer.
+
+IFBench's own test file stores whole numbers as floats (`"N": 13.0`); a fractional value
+(13.5) is still rejected with a one-line error."""
+
+
+def _is_int_field(annotation: Any) -> bool:
+    """True for `int` and `int | None` annotations (StrictInt and constrained ints included)."""
+    if annotation is int:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_int_field(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _is_int_field(args[0])
+    return False
+
+
+def _integral_floats(model: type[BaseModel], raw: dict[str, Any], cid: str) -> dict[str, Any]:
+    """`raw` with integral floats of integer fields turned into ints (INTEGRAL_FLOATS_ACCEPTED)."""
+    fields = getattr(model, "model_fields", {})
+    out = dict(raw)
+    for name, value in raw.items():
+        info = fields.get(name)
+        if info is None or not isinstance(value, float) or not _is_int_field(info.annotation):
+            continue
+        if not value.is_integer():
+            raise ConstraintError(f"{cid}: kwargs field '{name}': expected a whole number, got {value!r}")
+        out[name] = int(value)
+    return out
+
+
 class ConstraintType(ABC):
     """One constraint id: schema, renderer, sampler, strict checker and IOPO perturbation.
 
@@ -38,6 +74,7 @@ class ConstraintType(ABC):
     def parse_kwargs(self, raw: dict[str, Any] | None) -> BaseModel:
         """Validate raw kwargs into the frozen schema; a one-line ConstraintError otherwise."""
         raw = {k: v for k, v in (raw or {}).items() if v is not None}
+        raw = _integral_floats(self.Kwargs, raw, self.id)
         try:
             return self.Kwargs(**raw)
         except ValidationError as exc:

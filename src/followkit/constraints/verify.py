@@ -213,11 +213,16 @@ def _ident(rec: dict, name: str, path: str, line: int) -> Any:
     return value
 
 
-def load_items(path: str | Path, prompts: str | Path | None = None) -> list[Item]:
-    """Read and validate every row of a response file (optionally joined to a prompts file)."""
+def load_items(
+    path: str | Path, prompts: str | Path | None = None, missing: list[Any] | None = None
+) -> list[Item]:
+    """Read and validate every row of a response file (optionally joined to a prompts file).
+
+    With `prompts`, a prompt that has no response is left out and its key appended to `missing`
+    (MISSING_RESPONSES_SKIPPED)."""
     path = str(path)
     if prompts is not None:
-        return _load_joined(path, str(prompts))
+        return _load_joined(path, str(prompts), missing)
     items = []
     for line, rec in iter_jsonl(path):
         if "constraints" in rec:
@@ -243,9 +248,14 @@ def load_items(path: str | Path, prompts: str | Path | None = None) -> list[Item
     return items
 
 
-def _load_joined(path: str, prompts: str) -> list[Item]:
+MISSING_RESPONSES_SKIPPED = True
+"""`verify --prompts`: a prompt with no response in the response file is counted as missing and
+left out of the scores (a partial run can still be scored), instead of stopping the run."""
+
+
+def _load_joined(path: str, prompts: str, missing: list[Any] | None = None) -> list[Item]:
     # The reference maps prompt text -> response (a later duplicate wins) and walks the prompts
-    # file in order; a prompt without a response is an error here, not a KeyError.
+    # file in order; a prompt without a response is counted as missing, not a KeyError.
     responses: dict[str, str] = {}
     for line, rec in iter_jsonl(path):
         p = require(rec, "prompt", str, path, line)
@@ -256,7 +266,9 @@ def _load_joined(path: str, prompts: str) -> list[Item]:
         prompt = require(rec, "prompt", str, prompts, line)
         ids, checks = _parse_ifeval_checks(rec, prompts, line)
         if prompt not in responses:
-            raise InputError(f"no response with this prompt in {path}", prompts, line, "prompt")
+            if missing is not None:
+                missing.append(ident)
+            continue
         items.append(Item("key", ident, prompt, responses[prompt], ids, checks, f"{prompts}:{line}"))
     return items
 
