@@ -69,8 +69,8 @@ def test_word_tokens_equal_nltk_on_the_reference_responses(shared):
             assert ifeval.treebank_tokens(sent) == _TOKENIZER.tokenize(sent)
 
 
-def test_punkt_sentences_equal_nltk_punkt_on_the_reference_responses(shared):
-    """The packaged Punkt model splits like NLTK's punkt_tab on the texts the verifier sees."""
+def _nltk_punkt():
+    """NLTK's own PunktSentenceTokenizer with the packaged English parameters (no download)."""
     import punkt
     from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
@@ -81,7 +81,82 @@ def test_punkt_sentences_equal_nltk_punkt_on_the_reference_responses(shared):
     params.sent_starters = set(model.sent_starters)
     for k, v in model.ortho_context.items():
         params.ortho_context[k] = v
-    reference = PunktSentenceTokenizer(params)
+    return PunktSentenceTokenizer(params)
+
+
+def test_punkt_sentences_equal_nltk_punkt_on_the_reference_responses(shared):
+    """The packaged Punkt model splits like NLTK's punkt_tab on the texts the verifier sees."""
+    reference = _nltk_punkt()
     ids = {"length_constraints:number_sentences", "change_case:capital_word_frequency"}
     for text in _texts(shared, ids, every_response=True):
         assert sentences_en(text) == reference.tokenize(text)
+
+
+# Texts where splitters disagree: punctuation-only pieces, ellipses, abbreviations, quotes and
+# brackets after a period, decimals, other scripts, line breaks, blank input.
+EDGE_TEXTS = [
+    "Hello there. . And then.",
+    "Hello there. . . And then.",
+    "Wow!!! Really?? Yes.",
+    "Wow!!!",
+    "! ? .",
+    "?!",
+    ". Leading period. Then more.",
+    "Wait... what? ! Okay.",
+    "He paused... Then he left.",
+    "It was late… Everyone slept.",
+    "Dr. Smith met Mr. Jones at 5 p.m. on Jan. 3. They talked.",
+    "The U.S.A. is large. So is Canada.",
+    "e.g. this, i.e. that. Done.",
+    'He said "Hi." Then he left.',
+    "He said 'Hi.' Then he left.",
+    "(Hi there.) Bye.",
+    "[Note.] Next. {Brace.} End.",
+    "“Curly quotes.” Next one.",
+    "Pi is 3.14. Yes, 2.5 too. And 1,000.5 is big.",
+    "Version 2.0. Released.",
+    "Привет. . Мир. Как дела?",
+    "Γειά σου. Κόσμε!",
+    "こんにちは。 元気ですか？ Yes. OK.",
+    "你好。我很好。 Fine. Thanks!",
+    "مرحبا. كيف حالك؟ Good.",
+    "Hello.\n\n. world",
+    "Line one.\nLine two\nLine three.",
+    "Ends with space.   ",
+    "",
+    "   ",
+    ".",
+    "...",
+    'x."',
+    "A. B. C.",
+    "No. 5 is here. No. It is not.",
+    "Mixed ?! and !? marks. Right?!",
+    "Emoji end 😀. Next 🎉!",
+    "Tabs\tand\tstops.\tNext.",
+]
+
+
+@pytest.mark.parametrize("text", EDGE_TEXTS)
+def test_sentences_equal_nltk_punkt_on_edge_texts(text):
+    assert sentences_en(text) == _nltk_punkt().tokenize(text)
+
+
+def test_punctuation_only_piece_is_a_sentence_as_in_nltk():
+    # The packaged tokenizer folds "." into the sentence before; NLTK (and the reference) does not.
+    assert sentences_en("Hello there. . And then.") == ["Hello there.", ".", "And then."]
+    from followkit.constraints.text import sentences_en_absorbed
+
+    assert sentences_en_absorbed("Hello there. . And then.") == ["Hello there. .", "And then."]
+
+
+_SENT_PIECES = st.sampled_from(
+    ["Hello", "world", "Dr", "U.S.", "e.g.", "3.14", "Привет", "你好", "😀", ".", "..", "...", "…", "!", "?", "?!",
+     "!!!", " ", " ", "  ", "\n", "\n\n", '"', "'", "“", "”", ")", "(", "]", "[", "}", ",", ";", ":", "-", "--",
+     "A", "b", "I", "The", "It", "x"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_SENT_PIECES, max_size=30).map("".join))
+def test_sentences_equal_nltk_punkt_on_constructed_text(text):
+    assert sentences_en(text) == _nltk_punkt().tokenize(text)

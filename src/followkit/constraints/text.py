@@ -40,6 +40,13 @@ def count_words(text: str, lang: str = "en") -> int:
     return len(_WORD_RE.findall(text))
 
 
+PUNCTUATION_ONLY_SENTENCES_KEPT = True
+"""`sentences_en` keeps a piece made only of sentence-ending marks as a sentence of its own,
+as NLTK's punkt does ("Hello there. . And then." is 3 sentences). The packaged Punkt tokenizer
+folds such a piece into the sentence before it; that reading is `sentences_en_absorbed`, used by
+`--semantics corrected`."""
+
+
 @functools.lru_cache(maxsize=1)
 def _punkt_english():
     import punkt
@@ -47,8 +54,103 @@ def _punkt_english():
     return punkt.PunktSentenceTokenizer(punkt.load_model("english"))
 
 
+@functools.lru_cache(maxsize=1)
+def _punkt_parts():
+    """The English model's boundary finder, word tokenizer, parameters, rules and realignment regex."""
+    import re as re_mod
+
+    import punkt
+
+    tok = _punkt_english()
+    rules = tok.rules
+    return (
+        punkt.PunktBoundaryDetector(rules),
+        punkt.PunktWordTokenizer(rules),
+        tok.params,
+        rules,
+        re_mod.compile(rules.boundary_realignment_pattern, re_mod.MULTILINE),
+    )
+
+
+def _is_break(context: str, words, params, rules) -> bool:
+    """Whether the candidate inside `context` is a sentence break (the context's last token only gives lookahead)."""
+    from punkt import annotate_tokens
+
+    seen = False
+    for token in annotate_tokens(words.tokenize_annotated(context), params, rules):
+        if seen:
+            return True
+        seen = bool(token.sentbreak)
+    return False
+
+
+_WHITESPACE = frozenset(" \t\n\r\x0b\x0c")  # string.whitespace, as NLTK scans for it
+
+
+def _candidates(text: str, detector):
+    """(match, context) per candidate boundary, de-overlapped as NLTK does.
+
+    Each sentence-ending mark matches on its own; a mark whose preceding word reaches back over
+    the previous mark replaces it ("acting!!!" is one candidate, at the last "!"). Unlike the
+    packaged detector, marks inside ". . ." stay candidates, as in NLTK.
+    """
+    prev_match = None
+    prev_lo = prev_hi = 0
+    for match in detector.match(text):
+        lo = match.start()
+        # The word before this mark starts after the last whitespace since the previous word.
+        k = lo - 1
+        while k >= prev_hi and text[k] not in _WHITESPACE:
+            k -= 1
+        word_lo = k + 1 if k > prev_hi else prev_lo
+        if prev_match is not None and prev_hi <= word_lo:
+            yield prev_match, text[prev_lo:prev_hi] + prev_match.group() + prev_match.group("after_tok")
+        prev_match, prev_lo, prev_hi = match, word_lo, lo
+    if prev_match is not None:
+        yield prev_match, text[prev_lo:prev_hi] + prev_match.group() + prev_match.group("after_tok")
+
+
+def _nltk_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans as NLTK's PunktSentenceTokenizer.span_tokenize gives them (realigned)."""
+    detector, words, params, rules, realign_re = _punkt_parts()
+    raw: list[tuple[int, int]] = []
+    start = 0
+    for match, context in _candidates(text, detector):
+        if not _is_break(context, words, params, rules):
+            continue
+        raw.append((start, match.end()))
+        # With no whitespace after the mark, the next sentence starts right at the mark's end.
+        start = match.start("next_tok") if match.group("next_tok") else match.end()
+    raw.append((start, len(text.rstrip())))
+    # Closing quotes/brackets after a break move back onto the sentence they close; an empty
+    # span is dropped only here, exactly where NLTK drops it.
+    out: list[tuple[int, int]] = []
+    shift = 0
+    for i, (s, e) in enumerate(raw):
+        s += shift
+        if i + 1 == len(raw):
+            if s < e:
+                out.append((s, e))
+            continue
+        nxt = raw[i + 1]
+        m = realign_re.match(text[nxt[0] : nxt[1]])
+        if m:
+            out.append((s, nxt[0] + len(m.group().rstrip())))
+            shift = m.end()
+        else:
+            shift = 0
+            if s < e:
+                out.append((s, e))
+    return out
+
+
 def sentences_en(text: str) -> list[str]:
-    """English sentences from the packaged Punkt English model (no NLTK download)."""
+    """English sentences exactly as NLTK's punkt splits them (the packaged model, no NLTK download)."""
+    return [text[s:e] for s, e in _nltk_spans(text)]
+
+
+def sentences_en_absorbed(text: str) -> list[str]:
+    """English sentences with punctuation-only pieces folded into the sentence before (the packaged tokenizer's reading)."""
     return _punkt_english().tokenize(text)
 
 
