@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import types
 import typing
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -59,6 +61,24 @@ def _integral_floats(model: type[BaseModel], raw: dict[str, Any], cid: str) -> d
     return out
 
 
+def _verified_repair(fn: Callable[..., str | None]) -> Callable[..., str | None]:
+    """A repair that returns only text passing the id's strict check, and None instead of raising.
+
+    Every id's `repair` is wrapped so: the rule teacher and users can trust a non-None result
+    without re-checking it, and a repair's blind spot costs one fix, never a stage.
+    """
+
+    @functools.wraps(fn)
+    def repair(self: ConstraintType, response: str, kw: Any, rng: random.Random) -> str | None:
+        try:
+            out = fn(self, response, kw, rng)
+            return out if out is not None and out.strip() and self.check(out, kw) else None
+        except Exception:  # noqa: BLE001
+            return None
+
+    return repair
+
+
 class ConstraintType(ABC):
     """One constraint id: schema, renderer, sampler, strict checker and IOPO perturbation.
 
@@ -97,6 +117,26 @@ class ConstraintType(ABC):
     def perturb(self, kw: Any, rng: random.Random) -> dict[str, Any] | None:
         """Kwargs for which a response satisfying `kw` fails; None where no such edit exists."""
         return None
+
+    # When the rule teacher applies this id's fix relative to others': 0 additions, 1 layout,
+    # 2 case and punctuation, 3 head and postscript, 4 the end phrase, 5 wrappers (quotes, JSON),
+    # so that a later fix does not undo an earlier one.
+    repair_stage: ClassVar[int] = 1
+    repair_how: ClassVar[str] = ""  # one line for the docs' repair table; empty: not repairable
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        """A minimal edit of the response that follows the constraint; None where no such edit exists."""
+        return None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "repair" in cls.__dict__:
+            cls.repair = _verified_repair(cls.__dict__["repair"])  # type: ignore[method-assign]
+
+    @property
+    def repairable(self) -> bool:
+        """True if this id declares a rule repair (for some kwargs at least)."""
+        return type(self).repair is not ConstraintType.repair
 
     def __repr__(self) -> str:
         return f"<constraint {self.id}>"

@@ -23,7 +23,17 @@ from typing import Any
 from pydantic import Field, StrictInt, StrictStr, field_validator, model_validator
 
 from followkit.constraints.base import ConstraintType, Kwargs, NoKwargs
-from followkit.constraints.text import count_cjk, count_words, paragraphs, sentences_zh
+from followkit.constraints.edits import (
+    drop_commas,
+    insert_sentence,
+    list_items,
+    mention_sentence,
+    regroup,
+    sentence_spans,
+    tidy_spaces,
+    title_from,
+)
+from followkit.constraints.text import count_cjk, count_words, has_cjk, paragraphs, sentences_zh
 from followkit.errors import ConstraintError
 
 ZH_MIN_CJK_SHARE = 0.5
@@ -113,6 +123,18 @@ class _Length(ConstraintType):
             return {"at_least": n, "at_most": n + max(1, n // 4)}
         return {shape: n}
 
+    repair_how = "'at most': keeps the longest run of whole first sentences within the bound"
+
+    def repair(self, response: str, kw: RangeKwargs, rng: random.Random) -> str | None:
+        if kw.at_most is None or self.count(response) <= kw.at_most:
+            return None  # too short: new content is needed
+        spans = sentence_spans(response)
+        for k in range(len(spans) - 1, 0, -1):
+            cut = response[: spans[k - 1][1]].rstrip()
+            if self.count(cut) <= kw.at_most:
+                return cut
+        return None
+
     def perturb(self, kw: RangeKwargs, rng: random.Random) -> dict[str, Any] | None:
         lo, hi = kw.at_least, kw.at_most
         if lo is not None and hi is not None:
@@ -161,6 +183,15 @@ class LengthParagraphs(_Length):
 
     def count(self, response: str) -> int:
         return len(paragraphs(response))
+
+    repair_how = "regroups the text into the nearest allowed number of blank-line paragraphs"
+
+    def repair(self, response: str, kw: RangeKwargs, rng: random.Random) -> str | None:
+        n = self.count(response)
+        target = max(n, kw.at_least or 0)
+        target = min(target, kw.at_most if kw.at_most is not None else target)
+        parts = regroup(response, target)
+        return "\n\n".join(parts) if parts else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,6 +263,15 @@ class _KeywordList(Kwargs):
 class KeywordsInclude(ConstraintType):
     id = "zh_keywords:include"
     dimension = "inclusion"
+
+    repair_stage = 0
+    repair_how = "adds a sentence naming the missing keywords after the first sentence"
+
+    def repair(self, response: str, kw: _KeywordList, rng: random.Random) -> str | None:
+        text = _fold(response)
+        missing = [k.strip() for k in kw.keywords if _fold(k.strip()) not in text]
+        return insert_sentence(response, mention_sentence(missing, rng)) if missing else response
+
     Kwargs = _KeywordList
 
     def check(self, response: str, kw: _KeywordList) -> bool:
@@ -252,6 +292,15 @@ class KeywordsInclude(ConstraintType):
 class KeywordsExclude(ConstraintType):
     id = "zh_keywords:exclude"
     dimension = "exclusion"
+
+    repair_stage = 0
+    repair_how = "deletes every occurrence of a forbidden word"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        out = response
+        for k in kw.forbidden:
+            out = re.sub(re.escape(k.strip()), "", out, flags=re.IGNORECASE)
+        return tidy_spaces(out)
 
     class Kwargs(Kwargs):
         forbidden: list[StrictStr]
@@ -281,6 +330,20 @@ class KeywordsExclude(ConstraintType):
 class KeywordFrequency(ConstraintType):
     id = "zh_keywords:frequency"
     dimension = "inclusion"
+
+    repair_stage = 0
+    repair_how = "'at least': adds sentences that use the word; 'less than': deletes the last occurrences"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        k = kw.keyword.strip()
+        found = list(re.finditer(re.escape(k), response, flags=re.IGNORECASE))
+        if kw.relation == "at least":
+            need = kw.frequency - len(found)
+            return insert_sentence(response, mention_sentence([k] * need, rng)) if need > 0 else response
+        out = response
+        for m in reversed(found[kw.frequency - 1 :]):
+            out = out[: m.start()] + out[m.end() :]
+        return tidy_spaces(out)
 
     class Kwargs(Kwargs):
         keyword: StrictStr = Field(min_length=1)
@@ -345,6 +408,14 @@ ZH_CLOSINGS = ("希望对你有帮助。", "以上就是我的回答。", "谢�
 class StartsWith(ConstraintType):
     id = "zh_startend:starts_with"
     dimension = "template"
+
+    repair_stage = 3
+    repair_how = "puts the phrase before the text"
+
+    def repair(self, response: str, kw: _Phrase, rng: random.Random) -> str | None:
+        phrase = kw.phrase.strip()
+        return f"{phrase}{'' if has_cjk(phrase) else ' '}{response.lstrip()}"
+
     Kwargs = _Phrase
 
     def check(self, response: str, kw: _Phrase) -> bool:
@@ -360,6 +431,14 @@ class StartsWith(ConstraintType):
 class EndsWith(ConstraintType):
     id = "zh_startend:ends_with"
     dimension = "template"
+
+    repair_stage = 4
+    repair_how = "appends the phrase"
+
+    def repair(self, response: str, kw: _Phrase, rng: random.Random) -> str | None:
+        phrase = kw.phrase.strip()
+        return f"{response.rstrip()}{'' if has_cjk(phrase) else ' '}{phrase}"
+
     Kwargs = _Phrase
 
     def check(self, response: str, kw: _Phrase) -> bool:
@@ -379,6 +458,13 @@ class EndsWith(ConstraintType):
 class NoComma(ConstraintType):
     id = "zh_punctuation:no_comma"
     dimension = "text_pattern"
+
+    repair_stage = 2
+    repair_how = "deletes commas (， and ,): thousands separators closed up, others replaced by a space"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        return drop_commas(response, "".join(self.COMMAS))
+
     Kwargs = NoKwargs
     COMMAS = ("，", ",")
 
@@ -405,6 +491,13 @@ _FENCE_RE = re.compile(r"\A```[ \t]*(?:json)?[ \t]*\n(.*)\n?```\Z", re.DOTALL | 
 class Json(ConstraintType):
     id = "trace_format:json"
     dimension = "output_format"
+
+    repair_stage = 5
+    repair_how = 'wraps the text as one JSON string: {"response": "..."}'
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        return json.dumps({"response": response.strip()}, ensure_ascii=False)
+
     Kwargs = NoKwargs
 
     def check(self, response: str, kw: Any) -> bool:
@@ -504,6 +597,12 @@ class Headings(ConstraintType):
     id = "trace_format:headings"
     dimension = "hierarchical_structure"
 
+    repair_how = "regroups the text into N blocks, each under a '## ' heading made of its first words"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        parts = regroup(response, kw.min_headings)
+        return "\n\n".join(f"## {title_from(p, 4)}\n{p}" for p in parts) if parts else None
+
     class Kwargs(Kwargs):
         min_headings: StrictInt = Field(ge=1)
 
@@ -532,6 +631,13 @@ class _Items(Kwargs):
 class NumberedList(ConstraintType):
     id = "trace_format:numbered_list"
     dimension = "numbering_and_list"
+
+    repair_how = "turns the text into exactly N numbered items (1. 2. ...), one per group of sentences"
+
+    def repair(self, response: str, kw: _Items, rng: random.Random) -> str | None:
+        parts = list_items(response, kw.num_items)
+        return "\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1)) if parts else None
+
     Kwargs = _Items
 
     @staticmethod
@@ -561,6 +667,13 @@ class NumberedList(ConstraintType):
 class BulletList(ConstraintType):
     id = "trace_format:bullet_list"
     dimension = "numbering_and_list"
+
+    repair_how = "turns the text into exactly N '- ' items, one per group of sentences"
+
+    def repair(self, response: str, kw: _Items, rng: random.Random) -> str | None:
+        parts = list_items(response, kw.num_items)
+        return "\n".join(f"- {p}" for p in parts) if parts else None
+
     Kwargs = _Items
 
     @staticmethod

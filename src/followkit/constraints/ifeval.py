@@ -30,6 +30,20 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
 
 from followkit.constraints.base import ConstraintType, Kwargs
+from followkit.constraints.edits import (
+    POSTSCRIPTS,
+    cut_sentences,
+    cut_words,
+    drop_commas,
+    insert_sentence,
+    list_items,
+    mention_sentence,
+    placeholder_sentence,
+    regroup,
+    sentence_spans,
+    tidy_spaces,
+    title_from,
+)
 from followkit.constraints.text import sentences_en
 
 # --------------------------------------------------------------------------------------------
@@ -368,6 +382,13 @@ class KeywordsExistence(ConstraintType):
     id = "keywords:existence"
     dimension = "inclusion"
 
+    repair_stage = 0
+    repair_how = "adds a sentence naming the missing keywords after the first sentence"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        missing = [k for k in kw.keywords if not _literal(k).search(response)]
+        return insert_sentence(response, mention_sentence(missing, rng)) if missing else response
+
     class Kwargs(IFEvalKwargs):
         keywords: Annotated[tuple[Word, ...], Field(min_length=1)]
 
@@ -388,6 +409,26 @@ class KeywordsFrequency(ConstraintType):
 
     id = "keywords:frequency"
     dimension = "inclusion"
+
+    repair_stage = 0
+    repair_how = "'at least': adds sentences that use the word; 'less than': deletes the last occurrences"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        found = list(_literal(kw.keyword).finditer(response))
+        if kw.relation == "at least":
+            need = kw.frequency - len(found)
+            return (
+                insert_sentence(response, mention_sentence([kw.keyword] * need, rng))
+                if need > 0
+                else response
+            )
+        extra = len(found) - (kw.frequency - 1)
+        if kw.frequency < 1 or extra <= 0:
+            return None if kw.frequency < 1 else response
+        out = response
+        for m in reversed(found[-extra:]):
+            out = out[: m.start()] + out[m.end() :]
+        return tidy_spaces(out)
 
     class Kwargs(IFEvalKwargs):
         keyword: Word
@@ -425,6 +466,15 @@ class KeywordsForbiddenWords(ConstraintType):
 
     id = "keywords:forbidden_words"
     dimension = "exclusion"
+
+    repair_stage = 0
+    repair_how = "deletes every whole-word occurrence of a forbidden word"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        out = response
+        for w in kw.forbidden_words:
+            out = _literal(w, bounded=True).sub("", out)
+        return tidy_spaces(out)
 
     class Kwargs(IFEvalKwargs):
         forbidden_words: Annotated[tuple[Word, ...], Field(min_length=1)]
@@ -512,6 +562,13 @@ class NumberSentences(ConstraintType):
     id = "length_constraints:number_sentences"
     dimension = "numerical"
 
+    repair_how = "'less than': keeps the first N-1 sentences; 'at least' needs new content (none)"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        if kw.relation == "at least":
+            return None
+        return cut_sentences(response, kw.num_sentences - 1)
+
     class Kwargs(IFEvalKwargs):
         num_sentences: NonNegInt
         relation: Relation
@@ -536,6 +593,13 @@ class NumberParagraphs(ConstraintType):
 
     id = "length_constraints:number_paragraphs"
     dimension = "numerical"
+
+    repair_how = "regroups the text into N blocks (at blank lines, else between sentences) joined by ***"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        parts = regroup(self._SPLIT.sub("\n\n", response), kw.num_paragraphs)
+        return "\n\n***\n\n".join(parts) if parts else None
+
     _SPLIT: ClassVar[re.Pattern] = re.compile(r"\s?\*\*\*\s?")
 
     class Kwargs(IFEvalKwargs):
@@ -570,6 +634,13 @@ class NumberWords(ConstraintType):
     id = "length_constraints:number_words"
     dimension = "numerical"
 
+    repair_how = "'less than': cuts after the (N-1)-th word; 'at least' needs new content (none)"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        if kw.relation == "at least":
+            return None
+        return cut_words(response, kw.num_words - 1)
+
     class Kwargs(IFEvalKwargs):
         num_words: NonNegInt
         relation: Relation
@@ -597,6 +668,18 @@ class NthParagraphFirstWord(ConstraintType):
 
     id = "length_constraints:nth_paragraph_first_word"
     dimension = "hierarchical_structure"
+
+    repair_how = "regroups into N blank-line paragraphs and starts paragraph i with the word"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        parts = regroup(response, kw.num_paragraphs)
+        if not parts:
+            return None
+        i = kw.nth_paragraph - 1
+        if not self.check(parts[i], kw.model_copy(update={"num_paragraphs": 1, "nth_paragraph": 1})):
+            parts[i] = f"{kw.first_word.capitalize()} {parts[i]}"
+        return "\n\n".join(parts)
+
     _PUNCT: ClassVar[frozenset[str]] = frozenset(".,?!'\"")
 
     class Kwargs(IFEvalKwargs):
@@ -660,6 +743,13 @@ class NumberPlaceholders(ConstraintType):
     id = "detectable_content:number_placeholders"
     dimension = "template"
 
+    repair_stage = 0
+    repair_how = "adds a sentence with the missing [placeholders]"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        need = kw.num_placeholders - count_placeholders(response)
+        return insert_sentence(response, placeholder_sentence(need, rng)) if need > 0 else response
+
     class Kwargs(IFEvalKwargs):
         num_placeholders: NonNegInt
 
@@ -680,6 +770,16 @@ class Postscript(ConstraintType):
 
     id = "detectable_content:postscript"
     dimension = "text_pattern"
+
+    repair_stage = 3
+    repair_how = "appends a one-line postscript that starts with the marker"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        marker = kw.postscript_marker
+        if marker == "P.P.S":
+            marker = "P.P.S."
+        return f"{response.rstrip()}\n\n{marker} {rng.choice(POSTSCRIPTS)}"
+
     _PS: ClassVar[re.Pattern] = re.compile(r"p\.\s?s\.")
     _PPS: ClassVar[re.Pattern] = re.compile(r"p\.\s?p\.\s?s")
 
@@ -717,6 +817,12 @@ class NumberBulletLists(ConstraintType):
 
     id = "detectable_format:number_bullet_lists"
     dimension = "numbering_and_list"
+
+    repair_how = "turns the text into exactly N markdown bullets (one per group of sentences)"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        parts = list_items(response, kw.num_bullets)
+        return "\n".join(f"* {p}" for p in parts) if parts else None
 
     class Kwargs(IFEvalKwargs):
         num_bullets: NonNegInt
@@ -762,6 +868,20 @@ class NumberHighlightedSections(ConstraintType):
 
     id = "detectable_format:number_highlighted_sections"
     dimension = "text_pattern"
+
+    repair_how = "wraps whole sentences in *asterisks* until N are highlighted"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        out = response
+        for start, end in reversed(sentence_spans(response)):
+            if self.check(out, kw):
+                break
+            s = response[start:end]
+            if "*" in s or "\n" in s or not s.strip():
+                continue
+            out = out[:start] + f"*{s}*" + out[end:]
+        return out
+
     _SINGLE: ClassVar[re.Pattern] = re.compile(r"\*[^\n*]*\*")
     _DOUBLE: ClassVar[re.Pattern] = re.compile(r"\*\*[^\n*]*\*\*")
 
@@ -789,6 +909,14 @@ class MultipleSections(ConstraintType):
 
     id = "detectable_format:multiple_sections"
     dimension = "hierarchical_structure"
+
+    repair_how = "regroups the text into N blocks headed '<splitter> 1' .. '<splitter> N'"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        parts = regroup(response, max(kw.num_sections, 1))
+        if not parts:
+            return None
+        return "\n\n".join(f"{kw.section_spliter} {i}\n{p}" for i, p in enumerate(parts, 1))
 
     class Kwargs(IFEvalKwargs):
         section_spliter: Word  # the reference's spelling of the key
@@ -825,6 +953,12 @@ class JsonFormat(ConstraintType):
     id = "detectable_format:json_format"
     dimension = "output_format"
 
+    repair_stage = 5
+    repair_how = 'wraps the text as one JSON string: {"response": "..."}'
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        return json.dumps({"response": response.strip()}, ensure_ascii=False)
+
     def check(self, response: str, kw: Any) -> bool:
         text = response.strip()
         for prefix in ("```json", "```Json", "```JSON", "```"):
@@ -853,6 +987,12 @@ class Title(ConstraintType):
     id = "detectable_format:title"
     dimension = "text_pattern"
 
+    repair_stage = 3
+    repair_how = "puts a <<title>> made of the first words of the text above it"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        return f"<<{title_from(response)}>>\n\n{response.lstrip()}"
+
     def check(self, response: str, kw: Any) -> bool:
         if "<<" not in response:
             return False
@@ -872,6 +1012,12 @@ class TwoResponses(ConstraintType):
 
     id = "combination:two_responses"
     dimension = "output_format"
+
+    repair_how = "splits the text into two halves between sentences, separated by ******"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        parts = regroup(response.replace("******", ""), 2)
+        return f"{parts[0]}\n******\n{parts[1]}" if parts else None
 
     def check(self, response: str, kw: Any) -> bool:
         parts = response.split("******")
@@ -898,6 +1044,12 @@ class RepeatPrompt(ConstraintType):
 
     id = "combination:repeat_prompt"
     dimension = "template"
+
+    repair_stage = 3
+    repair_how = "puts the request, word for word, before the answer"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        return f"{kw.prompt_to_repeat.strip()}\n\n{response.lstrip()}"
 
     class Kwargs(IFEvalKwargs):
         prompt_to_repeat: Word
@@ -937,6 +1089,15 @@ class EndChecker(ConstraintType):
 
     id = "startend:end_checker"
     dimension = "template"
+
+    repair_stage = 4
+    repair_how = "appends the end phrase (inside closing quotes where the text is quoted)"
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        body = response.strip()
+        if len(body) > 1 and body[0] == '"' and body[-1] == '"':
+            return f'{body[:-1].rstrip()} {kw.end_phrase}"'
+        return f"{body} {kw.end_phrase}" if body else kw.end_phrase
 
     class Kwargs(IFEvalKwargs):
         end_phrase: Word
@@ -980,6 +1141,12 @@ class Quotation(ConstraintType):
     id = "startend:quotation"
     dimension = "text_pattern"
 
+    repair_stage = 5
+    repair_how = "wraps the whole text in double quotation marks"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        return f'"{response.strip()}"'
+
     def check(self, response: str, kw: Any) -> bool:
         text = response.strip()
         return len(text) > 1 and text[0] == '"' and text[-1] == '"'
@@ -998,6 +1165,33 @@ class CapitalWordFrequency(ConstraintType):
 
     id = "change_case:capital_word_frequency"
     dimension = "text_pattern"
+
+    repair_stage = 2
+    repair_how = (
+        "'less than': lowers the last all-capital words; 'at least': capitalises the first long words"
+    )
+
+    def repair(self, response: str, kw: Kwargs, rng: random.Random) -> str | None:
+        words = list(_WORD_RE.finditer(response))
+        out = response
+        if kw.capital_relation == "less than":
+            if kw.capital_frequency < 1:
+                return None
+            for m in reversed(words):
+                if self.check(out, kw):
+                    break
+                w = m.group(0)
+                if w.isupper():
+                    low = w.lower() if len(w) == 1 else w.capitalize()
+                    out = out[: m.start()] + low + out[m.end() :]
+            return out
+        for m in words:
+            if self.check(out, kw):
+                break
+            w = m.group(0)
+            if len(w) > 3 and w.isalpha() and not w.isupper():
+                out = out[: m.start()] + w.upper() + out[m.end() :]
+        return out
 
     class Kwargs(IFEvalKwargs):
         capital_frequency: NonNegInt
@@ -1026,6 +1220,12 @@ class EnglishCapital(ConstraintType):
     id = "change_case:english_capital"
     dimension = "text_pattern"
 
+    repair_stage = 2
+    repair_how = "upper-cases the text (English text only)"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        return response.upper()
+
     def check(self, response: str, kw: Any) -> bool:
         return response.isupper() and _language_is(response, "en")
 
@@ -1044,6 +1244,12 @@ class EnglishLowercase(ConstraintType):
     id = "change_case:english_lowercase"
     dimension = "text_pattern"
 
+    repair_stage = 2
+    repair_how = "lower-cases the text (English text only)"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        return response.lower()
+
     def check(self, response: str, kw: Any) -> bool:
         return response.islower() and _language_is(response, "en")
 
@@ -1061,6 +1267,12 @@ class NoComma(ConstraintType):
 
     id = "punctuation:no_comma"
     dimension = "grammar_structure"
+
+    repair_stage = 2
+    repair_how = "deletes commas: thousands separators closed up, others replaced by a space"
+
+    def repair(self, response: str, kw: Any, rng: random.Random) -> str | None:
+        return drop_commas(response, ",")
 
     def check(self, response: str, kw: Any) -> bool:
         return "," not in response

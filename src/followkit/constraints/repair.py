@@ -1,0 +1,89 @@
+"""The rule teacher: fix a response's failed constraints one at a time with each id's own repair.
+
+A fix is kept only if, after it, the constraint it targets passes and every constraint that
+passed before still passes (DESIGN section 7). Fixes run in the ids' `repair_stage` order
+(additions, layout, case, ending, wrappers), and a fix that was rejected is tried again after
+the others, since a later fix can make room for it; at most `passes` rounds.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from followkit.constraints.verify import Check, verdicts
+
+REPAIR_PASSES = 3
+
+
+@dataclass(frozen=True)
+class RepairStep:
+    """One accepted fix: which constraint (by position and id) and the text before it."""
+
+    index: int
+    id: str
+    before: str
+
+
+@dataclass
+class RepairResult:
+    """The outcome of repairing one response against its constraints."""
+
+    text: str
+    verdicts: list[bool]
+    steps: list[RepairStep] = field(default_factory=list)
+    no_repair: list[str] = field(default_factory=list)  # ids with no rule fix for these kwargs
+    rejected: list[str] = field(default_factory=list)  # ids whose fix broke another constraint
+
+    @property
+    def passed(self) -> bool:
+        """True if the final text follows every constraint."""
+        return all(self.verdicts)
+
+
+def _case_matched(fixed: str, before: str) -> list[str]:
+    """The fix, then the fix in the case the text already had (an added end phrase in a lowercase text)."""
+    out = [fixed]
+    if before.islower() and not fixed.islower():
+        out.append(fixed.lower())
+    elif before.isupper() and not fixed.isupper():
+        out.append(fixed.upper())
+    return out
+
+
+def repair_response(
+    checks: list[Check], response: str, rng: random.Random, passes: int = REPAIR_PASSES
+) -> RepairResult:
+    """Fix failed constraints one at a time; keep a fix only if it breaks no passing constraint."""
+    current = response
+    state = verdicts(checks, current, "strict")
+    result = RepairResult(current, state)
+    tried_without_change: set[int] = set()
+    for _ in range(passes):
+        progress = False
+        order = sorted(
+            (i for i, ok in enumerate(state) if not ok), key=lambda i: (checks[i][0].repair_stage, i)
+        )
+        for i in order:
+            if state[i] or i in tried_without_change:
+                continue
+            ct, kw = checks[i]
+            fixed = ct.repair(current, kw, rng)
+            if fixed is None:
+                tried_without_change.add(i)
+                continue
+            for cand in _case_matched(fixed, current):
+                after = verdicts(checks, cand, "strict")
+                if after[i] and not any(was and not now for was, now in zip(state, after, strict=True)):
+                    result.steps.append(RepairStep(i, ct.id, current))
+                    current, state, progress = cand, after, True
+                    break
+            # otherwise it broke a constraint that held: tried again after the other fixes
+        if all(state) or not progress:
+            break
+    result.text, result.verdicts = current, state
+    result.no_repair = sorted({checks[i][0].id for i in tried_without_change if not state[i]})
+    result.rejected = sorted(
+        {checks[i][0].id for i, ok in enumerate(state) if not ok and i not in tried_without_change}
+    )
+    return result
