@@ -49,6 +49,10 @@ class TrainConfig(BaseModel):
     sft_weight: float = Field(0.0, ge=0.0, description="DPO+SFT: weight alpha of the SFT term on chosen.")
     pref_ftx: float = Field(0.0, ge=0.0, description="IOPO: weight of -(A/|y1| + C/|y2|).")
     ablation: Literal["no_input_pref", "no_output_pref"] | None = Field(None, description="IOPO ablation.")
+    disable_dropout: bool = Field(
+        True,
+        description="DPO / IOPO: set every dropout of the policy and the reference to 0 (as TRL does).",
+    )
     precompute_ref_logps: bool = Field(
         False, description="Compute reference log-probs once up front and cache them in OUT/ref_logps.jsonl."
     )
@@ -89,6 +93,10 @@ class TrainConfig(BaseModel):
             raise ValueError("pref_ftx applies to --method iopo")
         if self.ablation and self.method != "iopo":
             raise ValueError("ablation applies to --method iopo")
+        if self.lora_dropout and self.disable_dropout and self.method != "sft":
+            raise ValueError(
+                "lora_dropout has no effect with disable_dropout=true (dpo, iopo); set one of them"
+            )
         if self.loss_type != "sigmoid" and self.method != "dpo":
             raise ValueError("loss_type applies to --method dpo")
         if self.response_budget >= self.max_length:

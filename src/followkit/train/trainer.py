@@ -18,12 +18,18 @@ Assumptions and limits:
   equal losses whatever the process count (for SFT, equal when micro-batches have equal tokens).
 - A non-finite loss on any process stops training before that step is saved, so the last
   checkpoint on disk is the last good one; train() then raises.
+- DPO and IOPO run with every dropout probability of the policy and the reference set to 0
+  (``disable_dropout``, as TRL's DPOTrainer and the IOPO authors' trainer do): with dropout the
+  policy and the reference would see different masks, and step-0 losses would not be log 2.
+- ``warmup_ratio`` becomes ``ceil(ratio * total optimizer steps)`` warm-up steps once the Trainer
+  knows the total (transformers reads a ``warmup_steps`` of 1 or more as a count of steps).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -37,6 +43,29 @@ from followkit.train.config import TrainConfig
 from followkit.train.data import TokenizedItem
 from followkit.train.losses import PREFERENCE_LOSSES, SEQUENCES_PER_ITEM, sft_loss
 from followkit.train.packing import collate, sequence_logps
+
+
+def warmup_steps(ratio: float, total_steps: int) -> int:
+    """Warm-up steps for a warm-up share of the optimizer steps: ceil(ratio * total_steps)."""
+    # round() first: 0.1 * 30 is 3.0000000000000004 in floating point, which must give 3, not 4.
+    return math.ceil(round(ratio * total_steps, 9))
+
+
+def disable_dropout(model: torch.nn.Module) -> None:
+    """Set every dropout probability of a model to 0: nn.Dropout modules and float *dropout attributes."""
+    # TRL only zeroes nn.Dropout modules; Llama, Qwen and others keep the attention dropout as a float
+    # attribute copied from the config at init, so the attributes and the config are zeroed too.
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        for name, value in list(vars(module).items()):
+            if "dropout" in name and isinstance(value, float):
+                setattr(module, name, 0.0)
+        config = getattr(module, "config", None)
+        if config is not None and hasattr(config, "to_dict"):
+            for name, value in config.to_dict().items():
+                if "dropout" in name and isinstance(value, float):
+                    setattr(config, name, 0.0)
 
 
 class ItemDataset(torch.utils.data.Dataset):
@@ -117,6 +146,14 @@ class FollowkitTrainer(Trainer):
         self._tokens = 0
         self._clock = time.perf_counter()
         self.add_callback(StopOnNonFinite(self))
+
+    def set_initial_training_values(self, args, dataloader, *rest):
+        """The Trainer's step counts; sets the warm-up steps from warmup_ratio once the total is known."""
+        values = super().set_initial_training_values(args, dataloader, *rest)
+        if "warmup_steps" not in self.settings.training_args:  # an explicit count wins
+            # Set here, before the scheduler (or DeepSpeed's) is built from args.
+            args.warmup_steps = warmup_steps(self.settings.warmup_ratio, values[-1])
+        return values
 
     def _get_train_sampler(self, train_dataset=None):
         if not self.settings.shuffle:
@@ -327,6 +364,10 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if settings.method != "sft" and (settings.ref_model or not settings.lora):
         ref_path = resolve_model_path(settings.ref_model) if settings.ref_model else base
         ref_model = _frozen(_load_model(ref_path, settings))
+    if settings.method != "sft" and settings.disable_dropout:
+        disable_dropout(model)  # with LoRA this covers the reference too (the same model)
+        if ref_model is not None:
+            disable_dropout(ref_model)
 
     checkpointing: dict[str, Any] = {}
     if settings.gradient_checkpointing:
@@ -342,7 +383,7 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         num_train_epochs=settings.num_train_epochs,
         max_steps=settings.max_steps,
         lr_scheduler_type=settings.lr_scheduler_type,
-        warmup_steps=settings.warmup_ratio,
+        warmup_steps=0,  # set from warmup_ratio once the Trainer knows the total steps
         weight_decay=settings.weight_decay,
         max_grad_norm=settings.max_grad_norm,
         logging_steps=settings.logging_steps,
