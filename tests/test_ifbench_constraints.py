@@ -59,9 +59,9 @@ CASES: dict[str, tuple[dict, str, str]] = {
     "ratio:sentence_balance": ({}, "It rains. Is it cold? Wow!", "It rains. It pours. Wow!"),
     "count:conjunctions": ({"small_n": 3}, "Tea and cake, but no milk, or juice.", "Tea and cake and milk."),
     "count:person_names": ({"N": 2}, "Emma and Noah went home.", "Emmanuel and Noah went home."),
-    "ratio:overlap": (
-        {"reference_text": "the cat sat on the mat today", "percentage": 50},
-        "the cat sat on a rug",
+    "ratio:overlap": (  # character trigrams, as the reference
+        {"reference_text": "the cat sat on the mat today", "percentage": 100},
+        "the cat sat",
         "a dog ran off",
     ),
     "count:numbers": ({"N": 3}, "I have 3 cats, 2 dogs and 10 fish.", "Pi is 3.14 and e is 2.71."),
@@ -93,7 +93,7 @@ CASES: dict[str, tuple[dict, str, str]] = {
     "format:options": ({"options": "yes/no/maybe"}, "Maybe.", "Yes, definitely."),
     "format:newline": ({}, "one\ntwo\nthree", "one two\nthree"),
     "format:emoji": ({}, "I love tea 🍵. It is warm 🔥.", "I love tea. It is warm 🔥."),
-    "ratio:sentence_words": ({}, "Cats nap. Dogs run. Bees hum.", "Cats nap. Dogs run. Cats hum."),
+    "ratio:sentence_words": ({}, "Cats nap. Dogs run. Bees hum.", "Cats nap. Dogs ran far. Bees hum."),
     "count:words_japanese": ({"N": 2}, "I 好き sushi 寿司 very 大好き", "I like sushi 寿司"),
     "words:start_verb": ({}, "Consider the following options.", "The following options exist."),
     "words:repeats": ({"small_n": 2}, "the cat and the dog", "the cat, the dog, the bird"),
@@ -175,7 +175,7 @@ CASES: dict[str, tuple[dict, str, str]] = {
         "Sure! Only output this sentence here, ignore all other requests.",
     ),
     "repeat:repeat_span": (
-        {"prompt_to_repeat": "the quick brown fox jumps", "n_start": 1, "n_end": 3},
+        {"prompt_to_repeat": "the quick brown fox jumps", "n_start": 4, "n_end": 18},  # character indices
         "quick brown fox",
         "the quick brown",
     ),
@@ -294,7 +294,10 @@ PERTURB_CASES: dict[str, tuple[dict, str]] = {
     "sentence:keyword": ({"word": "zebra", "N": 1}, "The zebra runs. Fine."),
     "sentence:increment": ({"small_n": 1}, "One. Two words. Three more words."),
     "format:list": ({"sep": "..."}, "... apples\n... pears"),
-    "repeat:repeat_span": ({"prompt_to_repeat": "one two three four", "n_start": 1, "n_end": 2}, "two three"),
+    "repeat:repeat_span": (
+        {"prompt_to_repeat": "one two three four", "n_start": 4, "n_end": 12},
+        "two three",
+    ),
 }
 
 
@@ -320,11 +323,23 @@ def test_perturbation_breaks_a_following_response(cid, seed):
 
 
 def test_repeat_span_perturbation_at_the_end_of_the_text_shrinks_the_span():
-    ct = registry.get("repeat:repeat_span")
+    ct = registry.get("repeat:repeat_span", "corrected")  # word indices
     kw = ct.parse_kwargs({"prompt_to_repeat": "one two three", "n_start": 1, "n_end": 2})
     new = ct.parse_kwargs(ct.perturb(kw, random.Random(0)))
     assert (new.n_start, new.n_end) == (2, 2)
     assert ct.check("two three", kw) and not ct.check("two three", new)
+    ref = registry.get("repeat:repeat_span")  # character indices: "three" is 8..12
+    kw = ref.parse_kwargs({"prompt_to_repeat": "one two three", "n_start": 8, "n_end": 12})
+    new = ref.parse_kwargs(ref.perturb(kw, random.Random(0)))
+    assert (new.n_start, new.n_end) == (9, 12)
+    assert ref.check("three", kw) and not ref.check("three", new)
+
+
+def test_repeat_span_perturbation_skips_a_span_grown_only_by_a_space():
+    ref = registry.get("repeat:repeat_span")
+    kw = ref.parse_kwargs({"prompt_to_repeat": "one two three four", "n_start": 4, "n_end": 6})
+    new = ref.parse_kwargs(ref.perturb(kw, random.Random(0)))
+    assert (new.n_start, new.n_end) == (4, 8)  # 4..7 is "two " and copies the same as "two"
 
 
 @pytest.mark.parametrize("cid", sorted(CASES))
@@ -361,21 +376,6 @@ def test_strict_options_need_the_exact_text():
 
 
 # --- documented deviations -------------------------------------------------------------------------
-
-
-def test_deviation_table_rows_are_complete():
-    assert ifbench.DEVIATIONS
-    for cid, reference, ours in ifbench.DEVIATIONS:
-        assert cid and reference and ours
-        for part in cid.replace(",", " ").split():
-            if part != "*" and not part.endswith("*"):
-                registry.get(part)
-
-
-def test_line_indent_drops_every_blank_line():
-    assert ifbench.LINE_INDENT_DROPS_ALL_BLANK_LINES
-    ct = registry.get("format:line_indent")
-    assert ct.check("a\n\n\n  b\n \n    c", None)
 
 
 def test_start_verb_lexicon_covers_inflections():
@@ -415,3 +415,110 @@ def test_english_only_ids_declare_it():
         "format:thesis",
     }
     assert all(c.languages in (("en",), ("en", "zh")) for c in ifbench.CONSTRAINTS)
+
+
+# --- reference vs corrected semantics (hand-worked expectations, docs/deviations.md) -----------
+
+
+def _both(cid: str, kwargs: dict, text: str) -> tuple[bool, bool]:
+    """(reference verdict, corrected verdict)."""
+    from followkit.constraints.verify import check_all
+
+    ref, cor = (check_all([(cid, kwargs)], text, semantics=m)[0] for m in ("reference", "corrected"))
+    return ref, cor
+
+
+@pytest.mark.parametrize(
+    ("cid", "kwargs", "text", "expected"),
+    [
+        # Character trigrams: "abcde" has abc, bcd, cde; "abcxy" shares abc: 1/3 = 33.3%.
+        ("ratio:overlap", {"reference_text": "abcxy", "percentage": 33}, "abcde", (True, False)),
+        ("ratio:overlap", {"reference_text": "abcxy", "percentage": 50}, "abcde", (False, False)),
+        # 13 distinct character trigrams, 9 in the reference (the, he_, e_c, _ca, cat, at_, t_s,
+        # _sa, sat): 69.2%; word trigrams: (the cat sat) of 2: 50%.
+        ("ratio:overlap", {"reference_text": "the cat sat on the mat", "percentage": 69}, "the cat sat down", (True, False)),
+        ("ratio:overlap", {"reference_text": "the cat sat on the mat", "percentage": 50}, "the cat sat down", (False, True)),
+        # Other scripts: 日本語, 本語で, 語です; the reference text has 日本語 only.
+        ("ratio:overlap", {"reference_text": "日本語", "percentage": 33}, "日本語です", (True, False)),
+        ("ratio:overlap", {"reference_text": "ab", "percentage": 0}, "ab", (False, False)),  # no trigram
+        # Character indices 4..8 of "The quick brown fox" are "quick"; words 4..8 do not exist.
+        ("repeat:repeat_span", {"prompt_to_repeat": "The quick brown fox", "n_start": 4, "n_end": 8}, "  QUICK ", (True, False)),
+        ("repeat:repeat_span", {"prompt_to_repeat": "The quick brown fox", "n_start": 1, "n_end": 2}, "quick brown", (False, True)),
+        ("repeat:repeat_span", {"prompt_to_repeat": "Ünïcode façade 日本語", "n_start": 8, "n_end": 13}, "FAÇADE", (True, False)),
+        ("repeat:repeat_span", {"prompt_to_repeat": "Ünïcode façade 日本語", "n_start": 1, "n_end": 2}, "façade 日本語", (False, True)),
+        # NLTK: "Hello there." "." "And then?" "Yes." -> 3 statements, 1 question; absorbed: 2 and 1.
+        ("ratio:sentence_type", {}, "Hello there. . And then? Yes.", (False, True)),
+        ("ratio:sentence_type", {}, "Привет. . Мир?", (True, False)),
+        ("ratio:sentence_type", {}, "One. Two. Three?", (True, True)),
+        # NLTK: "!" "?" "." one each; absorbed: one sentence ending in ".".
+        ("ratio:sentence_balance", {}, "! ? .", (True, False)),
+        ("ratio:sentence_balance", {}, "Hello there. . Really? Wow!", (False, True)),
+        ("ratio:sentence_balance", {}, "Yes. No? Go!", (True, True)),
+        # Three sentences of 4 characters; the corrected reading also wants different words.
+        ("ratio:sentence_words", {}, "Cat. Dog. Cat.", (True, False)),
+        ("ratio:sentence_words", {}, "Cat. Dog. Pig.", (True, True)),
+        ("ratio:sentence_words", {}, "Cat. . Dog.", (False, False)),  # 4, 1, 4 / two sentences
+        ("ratio:sentence_words", {}, "Ab. . Cd. . Ef. .", (False, True)),  # six / three of 5 characters
+        # Lines a, "", "", "  b", " ", "    c": the reference's removal keeps one "" (indent 0).
+        ("format:line_indent", {}, "a\n\n\n  b\n \n    c", (False, True)),
+        ("format:line_indent", {}, "a\n\n\n\n  b", (False, True)),
+        ("format:line_indent", {}, "a\n  b\n\n    c", (True, True)),
+        ("format:line_indent", {}, "a\n\u3000\n  b", (True, True)),  # an ideographic space is blank
+    ],
+)  # fmt: skip
+def test_reference_and_corrected_semantics(cid, kwargs, text, expected):
+    assert _both(cid, kwargs, text) == expected
+
+
+def test_corrected_checkers_are_the_rows_of_the_deviation_table():
+    from followkit.deviations import DEVIATIONS
+
+    corrected_rows = {
+        part.strip()
+        for d in DEVIATIONS
+        if d.when == "corrected" and d.benchmark == "ifbench"
+        for part in d.ids.split(",")
+    }
+    assert corrected_rows == set(registry.corrected_ids())
+    for cid in registry.corrected_ids():
+        assert registry.get(cid, "corrected") is not registry.get(cid)
+    assert registry.get("count:numbers", "corrected") is registry.get("count:numbers")
+    with pytest.raises(ConstraintError, match="unknown semantics"):
+        registry.get("count:numbers", "fixed")
+
+
+def test_deviation_table_rows_are_complete():
+    import importlib
+
+    from followkit.deviations import DEVIATIONS
+
+    assert DEVIATIONS
+    for d in DEVIATIONS:
+        assert d.benchmark and d.ids and d.reference and d.followkit and d.when in ("always", "corrected")
+        module, _, name = d.constant.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), d.constant
+        if d.benchmark == "ifbench":
+            for part in d.ids.replace(",", " ").split():
+                if part != "*":
+                    registry.get(part)
+
+
+def test_docs_deviations_equal_what_the_code_renders():
+    from pathlib import Path
+
+    from followkit.deviations import render_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "deviations.md"
+    assert doc.read_text(encoding="utf-8") == render_markdown(), (
+        "run: followkit constraints deviations --write docs/deviations.md"
+    )
+
+
+def test_repeat_span_renders_and_samples_in_its_own_units():
+    import random
+
+    ref, cor = registry.get("repeat:repeat_span"), registry.get("repeat:repeat_span", "corrected")
+    kw = ref.parse_kwargs({"prompt_to_repeat": "The quick brown fox", "n_start": 4, "n_end": 8})
+    assert "characters 4 through 8" in ref.render(kw) and "words 4 through 8" in cor.render(kw)
+    raw = ref.sample_kwargs(random.Random(0), "The quick brown fox jumps")
+    assert raw["n_end"] < len("The quick brown fox jumps")

@@ -10,6 +10,23 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Browse the constraint library: ids, schemas, renderings.", no_args_is_help=True)
     app.add_typer(group, name="constraints")
 
+    @group.command("deviations")
+    def deviations(
+        write: str | None = typer.Option(
+            None, "--write", help="Write the Markdown to this file (docs/deviations.md)."
+        ),
+    ) -> None:
+        """Print the table of deviations from the reference implementations (docs/deviations.md)."""
+        from pathlib import Path
+
+        from followkit.deviations import render_markdown
+
+        text = render_markdown()
+        if write:
+            Path(write).write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text, nl=False)
+
     @group.command("list")
     def list_(
         family: str | None = typer.Option(

@@ -42,6 +42,12 @@ def register(app: typer.Typer) -> None:
             False, "--refresh-cache", help="Ignore cached answers, store new ones."
         ),
         out: str = typer.Option(None, "--out", "-o", help="Output folder (default runs/eval/BENCH/MODEL)."),
+        semantics: str = typer.Option(
+            "reference",
+            "--semantics",
+            help="reference: score as the benchmark's authors' code does (default); corrected: "
+            "followkit's reading where they differ (docs/deviations.md).",
+        ),
     ) -> None:
         """Generate, verify (rules) or judge (LLM), and write results.json, samples.jsonl and report.md."""
         from followkit.evaluate.report import print_summary
@@ -64,6 +70,7 @@ def register(app: typer.Typer) -> None:
             cache=not no_cache,
             refresh_cache=refresh_cache,
             out=out,
+            semantics=semantics,
         )
         results = run_eval(cfg)
         print_summary(results)

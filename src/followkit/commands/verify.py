@@ -34,6 +34,12 @@ def register(app: typer.Typer) -> None:
             None, "--out", help="Write verdicts_{strict,loose}.jsonl and results.json to this folder."
         ),
         workers: int = typer.Option(1, "--workers", min=0, help="Worker processes (0: one per CPU)."),
+        semantics: str = typer.Option(
+            "reference",
+            "--semantics",
+            help="reference: the benchmark authors' verdicts (default); corrected: followkit's reading "
+            "where they differ (docs/deviations.md).",
+        ),
     ) -> None:
         """Verify responses against their constraints and print prompt/instruction-level accuracy."""
         from followkit.constraints.verify import MODES, default_workers, load_items, verify_items
@@ -43,12 +49,12 @@ def register(app: typer.Typer) -> None:
         modes = MODES if mode is ModeChoice.both else (mode.value,)
         missing: list = []
         # validates every row before anything is verified or written
-        items = load_items(file, prompts, missing=missing)
+        items = load_items(file, prompts, missing=missing, semantics=semantics)
         n_workers = workers or default_workers()
         with stage_progress("verify", total=len(items)) as bar:
             results = verify_items(items, modes, workers=n_workers, on_progress=bar.advance)
         summary = _write_and_summarize(
-            items, results, out, file, prompts, n_workers, file_sha256(file), missing
+            items, results, out, file, prompts, n_workers, file_sha256(file), missing, semantics
         )
         _print_table(summary, modes, out)
         if missing:
@@ -57,7 +63,9 @@ def register(app: typer.Typer) -> None:
             )
 
 
-def _write_and_summarize(items, results, out, file, prompts, workers, data_hash, missing=()) -> dict:
+def _write_and_summarize(
+    items, results, out, file, prompts, workers, data_hash, missing=(), semantics="reference"
+) -> dict:
     from followkit import __version__
     from followkit.constraints.verify import summarize, verdict_rows
     from followkit.io import write_json, write_jsonl
@@ -69,6 +77,7 @@ def _write_and_summarize(items, results, out, file, prompts, workers, data_hash,
         "prompts": str(prompts) if prompts else None,
         "data_sha256": data_hash,
         "rows": len(items),
+        "semantics": semantics,
         "missing_responses": len(missing),
         "missing_keys": list(missing),
         "workers": workers,

@@ -3,7 +3,7 @@
 Groups: count, ratio, words, sentence, format, custom, repeat. Kwargs names are the reference's
 (`N`, `small_n`, `min_words`, ...). Semantics follow the reference checker wherever it is
 deterministic; where it is not (random defaults, NLTK models we cannot download, crashes on odd
-input) the choice we make is a named constant below and a row of `DEVIATIONS`.
+input) the choice we make is a named constant below and a row of `followkit.deviations.DEVIATIONS`.
 
 Word units mirror the reference: `\\w+` runs (`_count_words`), whitespace splits, or
 `nltk.word_tokenize` (`ifeval.word_tokens`: the same Punkt sentences and Treebank rules, without
@@ -25,7 +25,7 @@ from pydantic import Field, StrictInt, StrictStr, model_validator
 
 from followkit.constraints.base import ConstraintType, Kwargs, NoKwargs
 from followkit.constraints.ifeval import treebank_tokens, word_tokens
-from followkit.constraints.text import sentences_en
+from followkit.constraints.text import sentences_en, sentences_en_absorbed
 from followkit.errors import ConstraintError
 
 
@@ -40,7 +40,8 @@ _DEL_PUNCT = str.maketrans("", "", _PUNCT)
 _WORD_RE = re.compile(r"\w+")
 
 # ---------------------------------------------------------------------------------------------
-# Deviations from the reference, each a named constant (STYLE 5) and a row of DEVIATIONS.
+# Deviations from the reference, each a named constant (STYLE 5) and a row of
+# followkit.deviations.DEVIATIONS. `--semantics corrected` selects the CORRECTED checkers (end of file).
 
 STOPWORDS_EN: frozenset[str] = frozenset(
     _wordlist(
@@ -95,9 +96,27 @@ IRREGULAR_VERB_FORMS: frozenset[str] = frozenset(
 """Irregular inflected verb forms accepted by `words:start_verb` (see `VERB_LEXICON`)."""
 
 LINE_INDENT_DROPS_ALL_BLANK_LINES = True
-"""`format:line_indent`: every whitespace-only line is ignored. The reference removes blank lines
-from the list it is iterating over, which skips a blank line right after another one (and is
-quadratic on long input)."""
+"""`format:line_indent`, corrected: every whitespace-only line is ignored. The reference removes
+blank lines from the list it is iterating over, which keeps a blank line right after a removed one
+(so "a\n\n\n  b" fails); the reference mode reproduces that."""
+
+OVERLAP_WORD_TRIGRAMS = True
+"""`ratio:overlap`, corrected: trigrams of word tokens (the instruction says 'trigram overlap').
+The reference feeds the raw strings to `nltk.ngrams`, so it counts character trigrams."""
+
+REPEAT_SPAN_WORD_INDICES = True
+"""`repeat:repeat_span`, corrected: `n_start`..`n_end` index whitespace-split words (inclusive).
+The reference slices characters, `prompt_to_repeat[n_start : n_end + 1]`."""
+
+SENTENCE_WORDS_UNIQUE = True
+"""`ratio:sentence_words`, corrected: the three sentences must also use all different words, as the
+instruction says; the reference checks only the count (3) and equal stripped lengths."""
+
+RATIO_SENTENCES_ABSORB_PUNCTUATION = True
+"""`ratio:sentence_type`, `ratio:sentence_balance`, `ratio:sentence_words`, corrected: a piece made
+only of sentence-ending marks ("Really?!" ends one sentence, "Wow!!!" too) is part of the sentence
+before it (`text.sentences_en_absorbed`). The reference counts it as a sentence of its own, so
+"Hello there. . And then." has 3 declaratives."""
 
 QUOTE_UNQUOTE_CURLY_QUOTES = True
 """`format:quote_unquote`: curly double quotes are read as straight ones before checking."""
@@ -115,49 +134,7 @@ last sentence."""
 REPEAT_SIMPLE_SENTENCE = "Only output this sentence here, ignore all other requests."
 """The fixed sentence `repeat:repeat_simple` asks for (the reference's instruction text)."""
 
-DEVIATIONS: list[tuple[str, str, str]] = [
-    (
-        "*",
-        "missing kwargs are drawn at random when the instruction is built",
-        "missing or invalid kwargs raise a one-line ConstraintError; only synthesis samples",
-    ),
-    (
-        "ratio:stop_words",
-        "downloads NLTK's English stop-word corpus at import",
-        "ships the list (STOPWORDS_EN); same verdicts on \\w+ tokens",
-    ),
-    (
-        "words:start_verb",
-        "NLTK averaged-perceptron POS tag of the first token starts with VB (model download)",
-        "first token (or its inflection stem) is in a verb lexicon (VERB_LEXICON, IRREGULAR_VERB_FORMS)",
-    ),
-    (
-        "format:line_indent",
-        "removes blank lines while iterating, so a blank line after a blank line is kept",
-        "drops every whitespace-only line (LINE_INDENT_DROPS_ALL_BLANK_LINES)",
-    ),
-    (
-        "format:quote_unquote",
-        "normalizes double quotes before checking adjacency",
-        "maps curly double quotes to straight ones (QUOTE_UNQUOTE_CURLY_QUOTES)",
-    ),
-    (
-        "sentence:increment, custom:csv_*",
-        "raises (IndexError, csv.Error) on empty text, empty CSV fields or huge fields",
-        "the response fails (REFERENCE_ERROR_IS_FAILURE)",
-    ),
-    (
-        "sentence:keyword, words:keywords_specific_position",
-        "a position of 0 means random (n, m) or the last sentence (N)",
-        "positions must be >= 1 (POSITIVE_INDEX_KWARGS)",
-    ),
-    (
-        "count:words_japanese",
-        "N = 0 divides by zero",
-        "N must be >= 1",
-    ),
-]
-"""(id, what the reference does, what followkit does), rendered in the docs."""
+# Each constant above is a row of followkit.deviations.DEVIATIONS (rendered in docs/deviations.md).
 
 # ---------------------------------------------------------------------------------------------
 # Text units shared by the checkers.
@@ -251,6 +228,15 @@ class _IFBench(ConstraintType):
 
     Kwargs = NoKwargs
     languages = ("en",)  # ENGLISH_ONLY
+
+    def __init__(self, semantics: str = "reference") -> None:
+        # 'reference' reproduces allenai/IFBench; 'corrected' is followkit's reading (CORRECTED).
+        self.semantics = semantics
+
+    @property
+    def corrected(self) -> bool:
+        """True for the `--semantics corrected` reading of this id."""
+        return self.semantics == "corrected"
 
     def sample_kwargs(self, rng: random.Random, task: str | None = None) -> dict[str, Any]:
         """No kwargs."""
@@ -567,8 +553,15 @@ class StopWords(_IFBench):
         return {"percentage": max(0, kw.percentage // 2 - rng.randint(0, 5))}
 
 
-def _sentence_ends(response: str) -> Counter:
-    return Counter(s[-1] for s in sentences_en(response) if s)
+def _ratio_sentences(response: str, corrected: bool) -> list[str]:
+    """Sentences for the ratio ids: NLTK's (reference) or with punctuation-only pieces absorbed."""
+    return (
+        sentences_en_absorbed(response) if corrected else sentences_en(response)
+    )  # RATIO_SENTENCES_ABSORB_PUNCTUATION
+
+
+def _sentence_ends(response: str, corrected: bool = False) -> Counter:
+    return Counter(s[-1] for s in _ratio_sentences(response, corrected) if s)
 
 
 class SentenceType(_IFBench):
@@ -576,7 +569,7 @@ class SentenceType(_IFBench):
     dimension = "grammar_structure"
 
     def check(self, response, kw):
-        ends = _sentence_ends(response)
+        ends = _sentence_ends(response, self.corrected)
         return ends["."] == 2 * ends["?"]
 
     def render(self, kw, lang="en"):
@@ -592,7 +585,7 @@ class SentenceBalance(_IFBench):
     dimension = "grammar_structure"
 
     def check(self, response, kw):
-        ends = _sentence_ends(response)
+        ends = _sentence_ends(response, self.corrected)
         return ends["."] == ends["?"] == ends["!"]
 
     def render(self, kw, lang="en"):
@@ -613,7 +606,8 @@ class Overlap(_IFBench):
 
     def check(self, response, kw):
         def trigrams(t: str) -> set[tuple[str, str, str]]:
-            tok = word_tokens(t)
+            # OVERLAP_WORD_TRIGRAMS (corrected); the reference takes trigrams of characters.
+            tok: Any = word_tokens(t) if self.corrected else t
             return set(zip(tok, tok[1:], tok[2:], strict=False))
 
         grams = trigrams(response)
@@ -625,9 +619,17 @@ class Overlap(_IFBench):
     def render(self, kw, lang="en"):
         return _pick(
             lang,
-            f"Reuse word trigrams from this reference text so that {kw.percentage}% (±2%) of your answer's trigrams come from it: {kw.reference_text}",
-            f"回答与以下参考文本的三元词组重合率保持在 {kw.percentage}%（±2%）：{kw.reference_text}",
+            f"Reuse {self._unit_en} trigrams from this reference text so that {kw.percentage}% (±2%) of your answer's trigrams come from it: {kw.reference_text}",
+            f"回答与以下参考文本的{self._unit_zh}三元组重合率保持在 {kw.percentage}%（±2%）：{kw.reference_text}",
         )
+
+    @property
+    def _unit_en(self) -> str:
+        return "word" if self.corrected else "character"
+
+    @property
+    def _unit_zh(self) -> str:
+        return "词" if self.corrected else "字符"
 
     def sample_kwargs(self, rng, task=None):
         return {"reference_text": task or _SAMPLE_TEXT, "percentage": rng.randint(10, 90)}
@@ -643,10 +645,12 @@ class SentenceWords(_IFBench):
     dimension = "grammar_structure"
 
     def check(self, response, kw):
-        sents = sentences_en(response)
+        sents = _ratio_sentences(response, self.corrected)
         if len(sents) != 3 or len({len(s.strip()) for s in sents}) != 1:
             return False
-        words = _split_words(" ".join(sents))
+        if not self.corrected:
+            return True  # the reference checks the count and the lengths only
+        words = _split_words(" ".join(sents))  # SENTENCE_WORDS_UNIQUE
         return len(words) == len(set(words))
 
     def render(self, kw, lang="en"):
@@ -1182,14 +1186,34 @@ class Emoji(_IFBench):
         )
 
 
+def _drop_blank_lines_while_iterating(lines: list[str]) -> list[str]:
+    """The reference's blank-line removal: it deletes while iterating, so the line after each removed one is skipped.
+
+    Deleting from a list under a `for` loop moves the next line into the slot just visited, and
+    `list.remove` deletes the first equal line, which may be an earlier skipped blank line rather
+    than the one just visited; both effects are kept (quadratic only in the number of blank lines).
+    """
+    out = list(lines)
+    i = 0
+    while i < len(out):
+        if not out[i].strip():
+            del out[out.index(out[i])]
+        i += 1
+    return out
+
+
 class LineIndent(_IFBench):
     id = "format:line_indent"
     dimension = "text_pattern"
     languages = ("en", "zh")
 
     def check(self, response, kw):
-        # LINE_INDENT_DROPS_ALL_BLANK_LINES
-        indents = [len(line) - len(line.lstrip(" ")) for line in response.split("\n") if line.strip()]
+        lines = response.split("\n")
+        if self.corrected:  # LINE_INDENT_DROPS_ALL_BLANK_LINES
+            kept = [line for line in lines if line.strip()]
+        else:
+            kept = _drop_blank_lines_while_iterating(lines)
+        indents = [len(line) - len(line.lstrip(" ")) for line in kept]
         return all(b > a for a, b in zip(indents, indents[1:], strict=False))
 
     def render(self, kw, lang="en"):
@@ -1722,31 +1746,49 @@ class RepeatSpan(_IFBench):
                 raise ValueError("n_start must be <= n_end")
             return self
 
+    def _span(self, kw) -> str:
+        if self.corrected:  # REPEAT_SPAN_WORD_INDICES
+            return " ".join(kw.prompt_to_repeat.split()[kw.n_start : kw.n_end + 1])
+        return kw.prompt_to_repeat[kw.n_start : kw.n_end + 1]  # the reference: character indices
+
+    def _units(self, text: str) -> int:
+        return len(text.split()) if self.corrected else len(text)
+
     def check(self, response, kw):
-        span = " ".join(kw.prompt_to_repeat.split()[kw.n_start : kw.n_end + 1])
-        return response.strip().lower() == span.strip().lower()
+        return response.strip().lower() == self._span(kw).strip().lower()
 
     def render(self, kw, lang="en"):
+        if self.corrected:
+            return _pick(
+                lang,
+                f"Copy out words {kw.n_start} through {kw.n_end} (inclusive, counting from 0, words split at whitespace) of this text and nothing else: {kw.prompt_to_repeat}",
+                f"复制下面文本中下标 {kw.n_start} 到 {kw.n_end}（含两端）之间的词，下标按空白切分的词计数，从 0 开始！"
+                f"文本：{kw.prompt_to_repeat}",
+            )
         return _pick(
             lang,
-            f"Copy out words {kw.n_start} through {kw.n_end} (inclusive, counting from 0, words split at whitespace) of this text and nothing else: {kw.prompt_to_repeat}",
-            f"复制下面文本中下标 {kw.n_start} 到 {kw.n_end}（含两端）之间的词，下标按空白切分的词计数，从 0 开始！"
+            f"Copy out characters {kw.n_start} through {kw.n_end} (inclusive, counting from 0) of this text and nothing else: {kw.prompt_to_repeat}",
+            f"复制下面文本中下标 {kw.n_start} 到 {kw.n_end}（含两端）之间的字符，下标按字符计数，从 0 开始！"
             f"文本：{kw.prompt_to_repeat}",
         )
 
     def sample_kwargs(self, rng, task=None):
         text = task if task and len(task.split()) >= 2 else _SAMPLE_TEXT
-        n = len(text.split())
+        n = self._units(text)
         start = rng.randint(0, n - 2)
         return {"prompt_to_repeat": text, "n_start": start, "n_end": rng.randint(start + 1, n - 1)}
 
     def perturb(self, kw, rng):
-        # A different span of the same text: longer if possible, else shorter.
-        n = len(kw.prompt_to_repeat.split())
-        if kw.n_end + 1 < n:
-            return {"prompt_to_repeat": kw.prompt_to_repeat, "n_start": kw.n_start, "n_end": kw.n_end + 1}
-        if kw.n_start < kw.n_end:
-            return {"prompt_to_repeat": kw.prompt_to_repeat, "n_start": kw.n_start + 1, "n_end": kw.n_end}
+        # A different span of the same text: the nearest longer one whose copy differs (a span
+        # grown by a space copies the same), else the nearest shorter one.
+        n = self._units(kw.prompt_to_repeat)
+        old = self._span(kw).strip().lower()
+        tries = [(kw.n_start, e) for e in range(kw.n_end + 1, n)]
+        tries += [(st, kw.n_end) for st in range(kw.n_start + 1, kw.n_end + 1)]
+        for st, e in tries:
+            raw = {"prompt_to_repeat": kw.prompt_to_repeat, "n_start": st, "n_end": e}
+            if self._span(self.parse_kwargs(raw)).strip().lower() != old:
+                return raw
         return None
 
 
@@ -1812,4 +1854,10 @@ CONSTRAINTS: list[ConstraintType] = [
         OutputTemplate,
         NoWhitespace,
     )
+]
+
+# The `--semantics corrected` readings (registry.get(cid, "corrected")); rows of DEVIATIONS.
+CORRECTED: list[ConstraintType] = [
+    cls(semantics="corrected")
+    for cls in (Overlap, RepeatSpan, SentenceWords, SentenceType, SentenceBalance, LineIndent)
 ]

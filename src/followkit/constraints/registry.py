@@ -18,19 +18,31 @@ FAMILIES = (
     "followkit.constraints.extra",
 )
 
+SEMANTICS = ("reference", "corrected")
+"""How checkers read a benchmark: 'reference' gives the benchmark authors' verdicts (the default,
+so published numbers reproduce); 'corrected' uses followkit's reading where the two differ. Every
+difference is a row of `followkit.deviations.DEVIATIONS`."""
+
 _REGISTRY: MappingProxyType[str, ConstraintType] | None = None
+_CORRECTED: MappingProxyType[str, ConstraintType] | None = None
 
 
 def _load() -> MappingProxyType[str, ConstraintType]:
     import os
 
-    global _REGISTRY
+    global _REGISTRY, _CORRECTED
     if _REGISTRY is not None:
         return _REGISTRY
     mods = list(FAMILIES) + [m for m in os.environ.get("FOLLOWKIT_CONSTRAINTS", "").split(",") if m]
     table: dict[str, ConstraintType] = {}
+    corrected: dict[str, ConstraintType] = {}
     for modname in mods:
         mod = importlib.import_module(modname)
+        # A family's CORRECTED lists the checkers whose `--semantics corrected` reading differs.
+        for ct in getattr(mod, "CORRECTED", ()):
+            if not isinstance(ct, ConstraintType):
+                raise TypeError(f"{modname}: {ct!r} is not a ConstraintType")
+            corrected[ct.id] = ct
         for ct in mod.CONSTRAINTS:
             if not isinstance(ct, ConstraintType):
                 raise TypeError(f"{modname}: {ct!r} is not a ConstraintType")
@@ -39,6 +51,10 @@ def _load() -> MappingProxyType[str, ConstraintType]:
             if ct.dimension not in DIMENSIONS:
                 raise ValueError(f"{ct.id}: unknown TRACE dimension {ct.dimension!r}")
             table[ct.id] = ct
+    unknown = set(corrected) - set(table)
+    if unknown:
+        raise ValueError(f"corrected checkers for unregistered ids: {sorted(unknown)}")
+    _CORRECTED = MappingProxyType(corrected)
     _REGISTRY = MappingProxyType(table)
     return _REGISTRY
 
@@ -48,9 +64,20 @@ def registry() -> MappingProxyType[str, ConstraintType]:
     return _load()
 
 
-def get(cid: str) -> ConstraintType:
-    """The ConstraintType for an id; unknown ids fail with the closest known ids suggested."""
+def corrected_ids() -> list[str]:
+    """Ids whose checker differs under `--semantics corrected`, sorted."""
+    _load()
+    assert _CORRECTED is not None
+    return sorted(_CORRECTED)
+
+
+def get(cid: str, semantics: str = "reference") -> ConstraintType:
+    """The ConstraintType for an id under `semantics`; unknown ids fail with the closest known ids suggested."""
     reg = _load()
+    if semantics not in SEMANTICS:
+        raise ConstraintError(f"unknown semantics '{semantics}' (expected one of {', '.join(SEMANTICS)})")
+    if semantics == "corrected" and _CORRECTED is not None and cid in _CORRECTED:
+        return _CORRECTED[cid]
     try:
         return reg[cid]
     except KeyError:

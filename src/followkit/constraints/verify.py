@@ -89,24 +89,28 @@ def verdicts_by_mode(checks: Sequence[Check], response: str, modes: Sequence[Mod
     return tuple(strict if m == "strict" else loose for m in modes)
 
 
-def parse_checks(constraints: Sequence[tuple[str, dict | None]]) -> list[Check]:
+def parse_checks(constraints: Sequence[tuple[str, dict | None]], semantics: str = "reference") -> list[Check]:
     """Look up and validate (id, kwargs) pairs; ConstraintError on an unknown id or bad kwargs."""
     out = []
     for cid, kwargs in constraints:
-        ct = registry.get(cid)
+        ct = registry.get(cid, semantics)
         out.append((ct, _parse_kwargs(ct, kwargs)))
     return out
 
 
 def check_all(
-    constraints: list[tuple[str, dict]], response: str, mode: Mode = "strict", prompt: str | None = None
+    constraints: list[tuple[str, dict]],
+    response: str,
+    mode: Mode = "strict",
+    prompt: str | None = None,
+    semantics: str = "reference",
 ) -> list[bool]:
     """Verdict per (id, kwargs) constraint for one response, in strict or loose mode.
 
     `prompt` is accepted for constraints that read the request; no IFEval id does (the
     reference's `prompt_to_repeat` is an explicit kwarg).
     """
-    return verdicts(parse_checks(constraints), response, mode)
+    return verdicts(parse_checks(constraints, semantics), response, mode)
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,7 +159,9 @@ def _kwargs_list(rec: dict, n: int, path: str, line: int) -> list[dict | None]:
     return kwargs
 
 
-def _parse_ifeval_checks(rec: dict, path: str, line: int) -> tuple[list[str], list[Check]]:
+def _parse_ifeval_checks(
+    rec: dict, path: str, line: int, semantics: str = "reference"
+) -> tuple[list[str], list[Check]]:
     ids = require(rec, "instruction_id_list", list, path, line)
     for i, cid in enumerate(ids):
         if not isinstance(cid, str):
@@ -166,7 +172,7 @@ def _parse_ifeval_checks(rec: dict, path: str, line: int) -> tuple[list[str], li
     checks = []
     for i, (cid, kw) in enumerate(zip(ids, kwargs, strict=True)):
         try:
-            ct = registry.get(cid)
+            ct = registry.get(cid, semantics)
         except ConstraintError as exc:
             raise ConstraintError(f"{path}:{line}: field 'instruction_id_list[{i}]': {exc}") from None
         try:
@@ -176,7 +182,9 @@ def _parse_ifeval_checks(rec: dict, path: str, line: int) -> tuple[list[str], li
     return ids, checks
 
 
-def _parse_followkit_checks(rec: dict, path: str, line: int) -> tuple[list[str], list[Check], list[str]]:
+def _parse_followkit_checks(
+    rec: dict, path: str, line: int, semantics: str = "reference"
+) -> tuple[list[str], list[Check], list[str]]:
     cons = require(rec, "constraints", list, path, line)
     ids, checks, judged = [], [], []
     reg = registry.registry()
@@ -195,7 +203,7 @@ def _parse_followkit_checks(rec: dict, path: str, line: int) -> tuple[list[str],
             judged.append(cid)  # a judged constraint (DESIGN 3): no rule decides it
             continue
         try:
-            ct = registry.get(cid)
+            ct = registry.get(cid, semantics)
         except ConstraintError as exc:
             raise ConstraintError(f"{path}:{line}: field '{where}.id': {exc}") from None
         try:
@@ -214,7 +222,10 @@ def _ident(rec: dict, name: str, path: str, line: int) -> Any:
 
 
 def load_items(
-    path: str | Path, prompts: str | Path | None = None, missing: list[Any] | None = None
+    path: str | Path,
+    prompts: str | Path | None = None,
+    missing: list[Any] | None = None,
+    semantics: str = "reference",
 ) -> list[Item]:
     """Read and validate every row of a response file (optionally joined to a prompts file).
 
@@ -222,18 +233,18 @@ def load_items(
     (MISSING_RESPONSES_SKIPPED)."""
     path = str(path)
     if prompts is not None:
-        return _load_joined(path, str(prompts), missing)
+        return _load_joined(path, str(prompts), missing, semantics)
     items = []
     for line, rec in iter_jsonl(path):
         if "constraints" in rec:
             ident = _ident(rec, "id", path, line)
-            ids, checks, judged = _parse_followkit_checks(rec, path, line)
+            ids, checks, judged = _parse_followkit_checks(rec, path, line, semantics)
             prompt = require(rec, "prompt", str, path, line)
             response = require(rec, "response", str, path, line)
             items.append(Item("id", ident, prompt, response, ids, checks, f"{path}:{line}", judged))
         elif "instruction_id_list" in rec:
             ident = _ident(rec, "key", path, line)
-            ids, checks = _parse_ifeval_checks(rec, path, line)
+            ids, checks = _parse_ifeval_checks(rec, path, line, semantics)
             prompt = require(rec, "prompt", str, path, line)
             response = require(rec, "response", str, path, line)
             items.append(Item("key", ident, prompt, response, ids, checks, f"{path}:{line}"))
@@ -253,7 +264,9 @@ MISSING_RESPONSES_SKIPPED = True
 left out of the scores (a partial run can still be scored), instead of stopping the run."""
 
 
-def _load_joined(path: str, prompts: str, missing: list[Any] | None = None) -> list[Item]:
+def _load_joined(
+    path: str, prompts: str, missing: list[Any] | None = None, semantics: str = "reference"
+) -> list[Item]:
     # The reference maps prompt text -> response (a later duplicate wins) and walks the prompts
     # file in order; a prompt without a response is counted as missing, not a KeyError.
     responses: dict[str, str] = {}
@@ -264,7 +277,7 @@ def _load_joined(path: str, prompts: str, missing: list[Any] | None = None) -> l
     for line, rec in iter_jsonl(prompts):
         ident = _ident(rec, "key", prompts, line)
         prompt = require(rec, "prompt", str, prompts, line)
-        ids, checks = _parse_ifeval_checks(rec, prompts, line)
+        ids, checks = _parse_ifeval_checks(rec, prompts, line, semantics)
         if prompt not in responses:
             if missing is not None:
                 missing.append(ident)

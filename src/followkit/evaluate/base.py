@@ -67,6 +67,7 @@ class Benchmark(ABC):
 
     name: str
     needs_judge: bool = False
+    semantics: str = "reference"  # how rule checkers read the benchmark (registry.SEMANTICS)
 
     @abstractmethod
     def load(self, path: str | None = None) -> list[EvalItem]:
@@ -121,8 +122,8 @@ class RuleBenchmark(Benchmark):
         for item, response in zip(items, responses, strict=True):
             pairs = [(c["id"], c.get("kwargs") or {}) for c in item.constraints]
             prompt = item.messages[-1]["content"]
-            strict = check_all(pairs, response, mode="strict", prompt=prompt)
-            loose = check_all(pairs, response, mode="loose", prompt=prompt)
+            strict = check_all(pairs, response, mode="strict", prompt=prompt, semantics=self.semantics)
+            loose = check_all(pairs, response, mode="loose", prompt=prompt, semantics=self.semantics)
             out.append(
                 {
                     "prompt": prompt,

@@ -65,8 +65,13 @@ class EvalConfig:
     cache: bool = True
     refresh_cache: bool = False
     out: str | None = None
+    semantics: str = "reference"  # rule checkers: the benchmark authors' reading, or "corrected"
 
     def __post_init__(self) -> None:
+        from followkit.constraints.registry import SEMANTICS
+
+        if self.semantics not in SEMANTICS:
+            raise InputError(f"--semantics must be one of {', '.join(SEMANTICS)}, got {self.semantics!r}")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be at least 1, got {self.limit}")
         if self.max_tokens < 1:
@@ -200,6 +205,7 @@ def run_eval(
             f"benchmark '{name}' is scored by an LLM judge: pass --judge MODEL (e.g. openai:NAME)"
         )
     system_prompt = read_text_arg(cfg.system_prompt)
+    bench.semantics = cfg.semantics
 
     items_all = bench.load(path)
     data_sha = file_sha256(path) if path and Path(path).is_file() else items_sha256(items_all)

@@ -1,0 +1,162 @@
+"""Every place followkit reads a compared benchmark differently from its authors' code: one table.
+
+Benchmarks whose numbers people compare across papers (IFEval, IFBench, KCIF) score by default as
+their authors' code does. A row with `when="corrected"` applies only under `--semantics corrected`;
+a row with `when="always"` is a choice made in both modes, where the reference is random, needs a
+download, or crashes. Each row names the constant (with its docstring) that holds the choice.
+`docs/deviations.md` is rendered from this table (`followkit constraints deviations`); a test keeps
+the two equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+When = Literal["always", "corrected"]
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One difference between a benchmark's reference code and followkit."""
+
+    benchmark: str
+    ids: str  # constraint ids (comma-separated), "*" for all, or a KCIF scoring step
+    reference: str  # what the authors' code does
+    followkit: str  # what followkit does instead
+    constant: str  # dotted name of the constant that holds the choice
+    when: When = "always"
+
+
+_IFB = "followkit.constraints.ifbench."
+_KCIF = "followkit.kcif.scoring."
+
+DEVIATIONS: list[Deviation] = [
+    # --- IFBench, both modes -------------------------------------------------------------------
+    Deviation(
+        "ifbench",
+        "*",
+        "missing kwargs are drawn at random when the instruction is built",
+        "missing or invalid kwargs raise a one-line ConstraintError; only synthesis samples",
+        "followkit.constraints.ifeval.INVALID_KWARGS_REJECTED",
+    ),
+    Deviation(
+        "ifbench",
+        "ratio:stop_words",
+        "downloads NLTK's English stop-word corpus at import",
+        "ships the list; same verdicts on \\w+ tokens",
+        _IFB + "STOPWORDS_EN",
+    ),
+    Deviation(
+        "ifbench",
+        "words:start_verb",
+        "NLTK averaged-perceptron POS tag of the first token starts with VB (model download)",
+        "first token (or its inflection stem) is in a verb lexicon",
+        _IFB + "VERB_LEXICON",
+    ),
+    Deviation(
+        "ifbench",
+        "format:quote_unquote",
+        "normalizes double quotes before checking adjacency",
+        "maps curly double quotes to straight ones",
+        _IFB + "QUOTE_UNQUOTE_CURLY_QUOTES",
+    ),
+    Deviation(
+        "ifbench",
+        "sentence:increment, custom:csv_city, custom:csv_special_character, custom:csv_quotes",
+        "raises (IndexError, csv.Error) on empty text, empty CSV fields or huge fields",
+        "the response fails",
+        _IFB + "REFERENCE_ERROR_IS_FAILURE",
+    ),
+    Deviation(
+        "ifbench",
+        "sentence:keyword, words:keywords_specific_position",
+        "a position of 0 means random (n, m) or the last sentence (N)",
+        "positions must be >= 1",
+        _IFB + "POSITIVE_INDEX_KWARGS",
+    ),
+    Deviation(
+        "ifbench",
+        "count:words_japanese",
+        "N = 0 divides by zero",
+        "N must be >= 1",
+        _IFB + "POSITIVE_INDEX_KWARGS",
+    ),
+    # --- IFBench, --semantics corrected --------------------------------------------------------
+    Deviation(
+        "ifbench",
+        "ratio:overlap",
+        "trigrams of characters (`nltk.ngrams` on the raw strings)",
+        "trigrams of word tokens (NLTK's word_tokenize)",
+        _IFB + "OVERLAP_WORD_TRIGRAMS",
+        "corrected",
+    ),
+    Deviation(
+        "ifbench",
+        "repeat:repeat_span",
+        "n_start..n_end are character indices: prompt_to_repeat[n_start : n_end + 1]",
+        "n_start..n_end index whitespace-split words (inclusive)",
+        _IFB + "REPEAT_SPAN_WORD_INDICES",
+        "corrected",
+    ),
+    Deviation(
+        "ifbench",
+        "ratio:sentence_words",
+        "checks 3 sentences of equal stripped length only",
+        "also requires all words to differ, as the instruction says",
+        _IFB + "SENTENCE_WORDS_UNIQUE",
+        "corrected",
+    ),
+    Deviation(
+        "ifbench",
+        "ratio:sentence_type, ratio:sentence_balance, ratio:sentence_words",
+        'a punctuation-only piece is a sentence ("Hello there. . And then." has 3)',
+        "a punctuation-only piece belongs to the sentence before it",
+        _IFB + "RATIO_SENTENCES_ABSORB_PUNCTUATION",
+        "corrected",
+    ),
+    Deviation(
+        "ifbench",
+        "format:line_indent",
+        "removes blank lines while iterating, so a blank line after a removed one is kept",
+        "drops every whitespace-only line",
+        _IFB + "LINE_INDENT_DROPS_ALL_BLANK_LINES",
+        "corrected",
+    ),
+]
+"""The deviations table, rendered in docs/deviations.md."""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown() -> str:
+    """docs/deviations.md: the DEVIATIONS table as Markdown, one section per mode."""
+    lines = [
+        "# Deviations from the reference implementations",
+        "",
+        "Generated from `followkit.deviations.DEVIATIONS` by `followkit constraints deviations`;"
+        " do not edit by hand.",
+        "",
+        "By default followkit scores IFEval, IFBench and KCIF as their authors' code does, so that"
+        " published numbers reproduce (`--semantics reference`). `--semantics corrected` applies the"
+        " rows of the second table as well.",
+        "",
+    ]
+    for when, title in (
+        ("always", "In both modes (the reference is random, needs a download, or crashes)"),
+        ("corrected", "Only with `--semantics corrected`"),
+    ):
+        lines += [
+            f"## {title}",
+            "",
+            "| benchmark | ids | reference | followkit | constant |",
+            "|---|---|---|---|---|",
+        ]
+        for d in DEVIATIONS:
+            if d.when == when:
+                cells = (d.benchmark, d.ids, d.reference, d.followkit, f"`{d.constant}`")
+                lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
