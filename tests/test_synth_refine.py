@@ -127,3 +127,93 @@ def test_passing_responses_are_not_refined(tmp_path):
         RefineConfig(), tmp_path, teacher=ScriptedBackend(lambda c, i: calls.append(c) or ""), progress=False
     )
     assert calls == [] and man["counts"]["failing_selected"] == 0
+
+
+# --------------------------------------------------------------------------- the rule teacher
+
+RULE_CONS = [
+    Constraint(id="punctuation:no_comma", kwargs={}, text="Do not use any commas."),
+    Constraint(id="change_case:english_lowercase", kwargs={}, text="Write everything in lowercase."),
+    Constraint(
+        id="startend:end_checker", kwargs={"end_phrase": "Any questions?"}, text="End with 'Any questions?'"
+    ),
+]
+
+
+def rule_setup(tmp_path, cons, student_text):
+    prompt = render_prompt("Describe a cat.", [c.text for c in cons], None)
+    inst = Instruction(id="r1", task="Describe a cat.", constraints=cons, prompt=prompt)
+    write_jsonl(tmp_path / "instructions.jsonl", [inst.model_dump()])
+    run_respond(
+        RespondConfig(n=1), tmp_path, student=ScriptedBackend(lambda c, i: student_text), progress=False
+    )
+    return prompt
+
+
+def test_rule_teacher_fixes_offline_with_provenance(tmp_path):
+    prompt = rule_setup(tmp_path, RULE_CONS, STUDENT)
+    man = run_refine(RefineConfig(teacher="rules"), tmp_path, progress=False)
+    final = "the cat is a small animal it sleeps all day. any questions?"
+    (sft,) = read(tmp_path / "sft_refine.jsonl")
+    assert sft["messages"][-1] == {"role": "assistant", "content": final}
+    assert sft["meta"]["teacher"] == "rules"
+    pairs = read(tmp_path / "pairs_refine.jsonl")
+    # one pair per fix; rejected = the text before that fix, chosen = the final, fully passing text
+    assert [p["rejected"][0]["content"] for p in pairs] == [
+        STUDENT,
+        "The Cat is a small animal it sleeps all day.",
+        "the cat is a small animal it sleeps all day.",
+    ]
+    assert all(p["chosen"][0]["content"] == final for p in pairs)
+    assert [p["meta"]["fixed_by"] for p in pairs] == ["rules"] * 3
+    assert all(p["prompt"] == [{"role": "user", "content": prompt}] for p in pairs)
+    assert man["counts"]["refined"] == 1 and man["counts"]["failed"] == 0
+
+
+def test_rule_teacher_alone_fails_what_no_rule_fixes(tmp_path):
+    cons = [
+        *RULE_CONS,
+        Constraint(
+            id="length_constraints:number_words",
+            kwargs={"num_words": 80, "relation": "at least"},
+            text="At least 80 words.",
+        ),
+    ]
+    rule_setup(tmp_path, cons, STUDENT)
+    man = run_refine(RefineConfig(teacher="rules"), tmp_path, progress=False)
+    assert read(tmp_path / "sft_refine.jsonl") == []
+    (fail,) = read(tmp_path / "failures_refine.jsonl")
+    assert "length_constraints:number_words" in fail["reason"]
+    assert man["counts"]["failed"] == 1
+
+
+def test_rules_plus_model_falls_back_to_the_model(tmp_path):
+    cons = [
+        *RULE_CONS,
+        Constraint(
+            id="length_constraints:number_words",
+            kwargs={"num_words": 14, "relation": "at least"},
+            text="At least 14 words.",
+        ),
+    ]
+    rule_setup(tmp_path, cons, STUDENT)
+    asked = []
+
+    def longer(chat, i):
+        msg = chat[-1]["content"]
+        asked.append(msg)
+        resp = re.search(r"<response>\n(.*)\n</response>", msg, re.S).group(1)
+        return (
+            resp.replace(" any questions?", "")
+            + " it naps in the sun and purrs and plays with yarn. any questions?"
+        )
+
+    run_refine(
+        RefineConfig(teacher="rules+embedded"), tmp_path, teacher=ScriptedBackend(longer), progress=False
+    )
+    assert len(asked) == 1 and "At least 14 words." in asked[0]
+    (sft,) = read(tmp_path / "sft_refine.jsonl")
+    final = sft["messages"][-1]["content"]
+    assert all(check_all([(c.id, c.kwargs) for c in cons], final))
+    bys = [p["meta"]["fixed_by"] for p in read(tmp_path / "pairs_refine.jsonl")]
+    assert bys == ["rules", "rules", "rules", "model"]

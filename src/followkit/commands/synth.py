@@ -166,7 +166,12 @@ def register(app: typer.Typer) -> None:
         student: str = typer.Option(
             None, "--student", help="Student, if no responses exist yet. " + ROLE_HELP
         ),
-        teacher: str = typer.Option(None, "--teacher", help="Teacher that fixes responses. " + ROLE_HELP),
+        teacher: str = typer.Option(
+            None,
+            "--teacher",
+            help="Teacher that fixes responses: 'rules' (offline rule repairs), 'rules+MODEL' "
+            "(rules, then the model for the rest) or a model. " + ROLE_HELP,
+        ),
         judge: str = typer.Option(None, "--judge", help="Judge for judged constraints. " + ROLE_HELP),
         base_url: str = typer.Option(None, "--base-url", help="Server URL for openai:NAME roles."),
         teacher_base_url: str = typer.Option(None, "--teacher-base-url", help="Server URL for the teacher."),

@@ -5,10 +5,15 @@ minimal-edit prompt, and the response is re-checked after each fix. When the fin
 follows every constraint, each step gives a DPO pair (rejected = the response before that fix,
 chosen = the final response) and the final response gives an SFT record. When it does not, the
 item is recorded as a failure with the constraints still failing: no pair is written from it.
+
+The teacher is a model, or `rules` (followkit's rule teacher: each constraint id's own minimal
+repair, offline, exact), or `rules+MODEL` (rules first, the model for what no rule can fix).
+A rule fix that would break a constraint that held is rejected (constraints/repair.py).
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,7 @@ from followkit.synth.common import (
     cache_stats,
     chunks,
     follow_all,
+    is_rule,
     read_records,
     render_template,
     user_chat,
@@ -38,7 +44,10 @@ class RefineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     responses: str | None = Field(None, description="student Response JSONL (default OUT/responses.jsonl)")
     student: str = Field("embedded", description="student backend, used only when no responses exist yet")
-    teacher: str = Field("embedded", description="backend spec of the teacher that fixes responses")
+    teacher: str = Field(
+        "embedded",
+        description="teacher that fixes responses: a backend spec, 'rules' (offline repairs) or 'rules+SPEC'",
+    )
     judge: str = Field("embedded", description="backend spec of the judge (judged constraints only)")
     base_url: str | None = None
     teacher_base_url: str | None = None
@@ -68,6 +77,7 @@ class _Item:
     attempted: set[int] = field(default_factory=set)
     steps: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    unrepaired: list[int] = field(default_factory=list)  # rule-checked positions no rule fixed
 
     def target(self) -> int | None:
         for i, v in enumerate(self.verdicts):
@@ -85,13 +95,56 @@ def _as_verdicts(raw: list[dict[str, Any]]) -> list[Verdict]:
     ]
 
 
+RULES = "rules"
+
+
+def split_teacher(spec: str) -> tuple[bool, str | None]:
+    """(uses the rule teacher, model spec or None) of a teacher spec: 'rules', 'rules+MODEL' or 'MODEL'."""
+    if spec == RULES:
+        return True, None
+    if spec.startswith(RULES + "+"):
+        model = spec[len(RULES) + 1 :]
+        if not model:
+            raise InputError("teacher 'rules+' names no model (e.g. rules+embedded)", field="teacher")
+        return True, model
+    return False, spec
+
+
+def rule_pass(items: list[_Item], judge_role: Any, seed: int) -> None:
+    """Apply the rule teacher to each item's rule-checked constraints, recording each accepted fix."""
+    from followkit.constraints.repair import repair_response
+    from followkit.constraints.verify import parse_checks
+
+    changed = []
+    for it in items:
+        pos = [i for i, c in enumerate(it.constraints) if is_rule(c.id)]
+        if not pos:
+            continue
+        checks = parse_checks([(it.constraints[i].id, it.constraints[i].kwargs) for i in pos])
+        res = repair_response(checks, it.current, random.Random(f"repair:{seed}:{it.rec['key']}"))
+        for step in res.steps:
+            it.steps.append({"before": step.before, "fixed": step.id, "index": pos[step.index], "by": RULES})
+        if res.steps:
+            it.current = res.text
+            changed.append(it)
+        # What a rule could not fix is left to the model teacher, if there is one.
+        it.unrepaired = [pos[i] for i, ok in enumerate(res.verdicts) if not ok]
+    if changed:
+        jobs = [VerdictJob(it.rec["messages"][-1]["content"], it.constraints, it.current) for it in changed]
+        for it, vs in zip(changed, verdicts_for(jobs, judge_role), strict=True):
+            it.verdicts = vs
+
+
 def refine_items(teacher: Any, judge_role: Any, recs: list[dict[str, Any]], cfg: RefineConfig) -> list[_Item]:
     """Run the fix-and-recheck loop on student Response records (batched over items per round)."""
     from followkit.backends.base import SamplingParams
 
     params = SamplingParams(n=1, temperature=0.0, max_tokens=cfg.max_tokens, seed=cfg.seed)
     items = [_Item(r, record_constraints(r), r["response"], _as_verdicts(r["verdicts"])) for r in recs]
-    while True:
+    rules, _ = split_teacher(cfg.teacher)
+    if rules:
+        rule_pass(items, judge_role, cfg.seed)
+    while teacher is not None:
         active = [(it, it.target()) for it in items if it.error is None]
         active = [(it, t) for it, t in active if t is not None]
         if not active:
@@ -111,7 +164,9 @@ def refine_items(teacher: Any, judge_role: Any, recs: list[dict[str, Any]], cfg:
                 it.error = "teacher: empty output"
             else:
                 new = comp.texts[0].strip()
-                it.steps.append({"before": it.current, "fixed": it.constraints[t].id, "index": t})
+                it.steps.append(
+                    {"before": it.current, "fixed": it.constraints[t].id, "index": t, "by": "model"}
+                )
                 it.current = new
                 fixed.append(it)
         if fixed:
@@ -149,6 +204,7 @@ def item_outputs(it: _Item, teacher_model: str) -> tuple[list[dict[str, Any]], d
                     "instruction_id": rec["id"],
                     "step": j,
                     "fixed_constraint": step["fixed"],
+                    "fixed_by": step.get("by", "model"),
                     "steps": len(it.steps),
                     "student": rec.get("model"),
                     "teacher": teacher_model,
@@ -223,11 +279,13 @@ def run_refine(
     recs = [r for _, r in read_records(src, ("key", "id", "messages", "response", "constraints", "verdicts"))]
     chosen = select_for_refinement(recs, cfg.per_instruction)
     failures = Failures("refine")
+    rules, model_spec = split_teacher(cfg.teacher)
     teacher_role = LazyBackend(
-        cfg.teacher, cfg.teacher_base_url or cfg.base_url, cfg.cache, cfg.refresh_cache, teacher
+        model_spec or "", cfg.teacher_base_url or cfg.base_url, cfg.cache, cfg.refresh_cache, teacher
     )
     same = (
-        cfg.judge == cfg.teacher
+        model_spec is not None
+        and cfg.judge == model_spec
         and judge is None
         and cfg.judge_base_url in (None, cfg.teacher_base_url or cfg.base_url)
     )
@@ -245,8 +303,9 @@ def run_refine(
         todo = [r for r in chosen if r["key"] not in sft_log]
         bar.advance(len(chosen) - len(todo), cached=len(chosen) - len(todo))
         for batch in chunks(todo, cfg.batch_size):
-            t = teacher_role()
-            model = f"{t.kind}:{t.model_id}"
+            t = teacher_role() if model_spec is not None else None
+            model = f"{t.kind}:{t.model_id}" if t is not None else ""
+            model = f"{RULES}+{model}" if rules and model else (RULES if rules else model)
             for it in refine_items(t, judge_role, batch, cfg):
                 if it.error:
                     failures.add(it.rec["key"], it.error, steps=len(it.steps))
@@ -270,7 +329,7 @@ def run_refine(
         seed=cfg.seed,
         input=str(src),
         models={
-            "teacher": tb.describe() if tb is not None else {"spec": cfg.teacher},
+            "teacher": {"spec": cfg.teacher, **(tb.describe() if tb is not None else {})},
             "judge": (jb.describe() if jb is not None else {"spec": cfg.judge}),
         },
         counts={
