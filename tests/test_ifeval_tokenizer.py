@@ -113,6 +113,8 @@ EDGE_TEXTS = [
     "(Hi there.) Bye.",
     "[Note.] Next. {Brace.} End.",
     "“Curly quotes.” Next one.",
+    "!“",
+    "He said. “Then” ‘no’. «Oui.» Done.",
     "Pi is 3.14. Yes, 2.5 too. And 1,000.5 is big.",
     "Version 2.0. Released.",
     "Привет. . Мир. Как дела?",

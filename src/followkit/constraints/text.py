@@ -54,6 +54,11 @@ def _punkt_english():
     return punkt.PunktSentenceTokenizer(punkt.load_model("english"))
 
 
+# Closing marks moved back onto the sentence before a break: NLTK's class (3.10 added all four
+# curly quotes and guillemets; the packaged tokenizer leaves out the opening curly quotes).
+_REALIGNMENT = "[\"')\\]}\u2018\u2019\u201c\u201d\xab\xbb]+?(?:\\s+|(?=--)|$)"
+
+
 @functools.lru_cache(maxsize=1)
 def _punkt_parts():
     """The English model's boundary finder, word tokenizer, parameters, rules and realignment regex."""
@@ -68,7 +73,7 @@ def _punkt_parts():
         punkt.PunktWordTokenizer(rules),
         tok.params,
         rules,
-        re_mod.compile(rules.boundary_realignment_pattern, re_mod.MULTILINE),
+        re_mod.compile(_REALIGNMENT, re_mod.MULTILINE),
     )
 
 
