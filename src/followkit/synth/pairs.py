@@ -68,6 +68,12 @@ class PairsConfig(BaseModel):
     max_tokens: int = Field(512, ge=1)
     batch_size: int = Field(16, ge=1)
     add_tries: int = Field(12, ge=1, description="draws tried to find an added constraint y1 fails")
+    y2: Literal["sample", "repair"] = Field(
+        "sample",
+        description="iopo: 'sample' y2 from the student for x2, or 'repair' (the rule teacher fixes "
+        "the student's answer for x2: offline, several groups per instruction)",
+    )
+    groups_per_instruction: int = Field(4, ge=1, description="iopo --y2 repair: most groups per instruction")
     cache: bool = True
     refresh_cache: bool = False
 
@@ -440,6 +446,9 @@ def run_pairs(
             output=name,
         )
 
+    if cfg.y2 == "repair":
+        return _run_repair_groups(cfg, out, src, recs, groups, progress)
+
     # IOPO: y1 = the first response that follows x1, per instruction.
     y1s = []
     for samples in groups.values():
@@ -489,6 +498,47 @@ def run_pairs(
             "failure_reasons": failures.reasons(),
         },
         cache={"student": cache_stats(sb) if sb is not None else None},
+        output="groups_iopo.jsonl",
+        failures=failures_file,
+    )
+
+
+def _run_repair_groups(
+    cfg: PairsConfig,
+    out: Path,
+    src: Path,
+    recs: list[dict[str, Any]],
+    groups: dict[str, list[dict[str, Any]]],
+    progress: bool | None,
+) -> dict[str, Any]:
+    """IOPO groups by the rule teacher: a pure function of the responses, written atomically."""
+    from followkit.io import write_jsonl
+    from followkit.progress import stage_progress
+    from followkit.synth.common import write_stage_manifest
+    from followkit.synth.repair_groups import build_repair_groups
+
+    failures = Failures("iopo")
+    with stage_progress("iopo (repair)", len(groups), progress) as bar:
+        rows, stats = build_repair_groups(
+            groups, cfg.seed, cfg.groups_per_instruction, 4 * cfg.groups_per_instruction, failures, bar
+        )
+    if not rows and (out / "groups_iopo.jsonl").exists():
+        raise InputError("no IOPO group could be built; the earlier groups_iopo.jsonl is kept", path=str(src))
+    write_jsonl(out / "groups_iopo.jsonl", rows)
+    failures_file = failures.write(out)
+    return write_stage_manifest(
+        out,
+        "synth.pairs.iopo",
+        cfg.model_dump(mode="json"),
+        seed=cfg.seed,
+        input=str(src),
+        models={"teacher": {"spec": "rules"}},
+        counts={
+            "responses": len(recs),
+            **stats.to_dict(),
+            "failed": len(failures),
+            "failure_reasons": failures.reasons(),
+        },
         output="groups_iopo.jsonl",
         failures=failures_file,
     )
