@@ -160,7 +160,7 @@ def test_search_finds_the_component_that_makes_the_model_comply(tmp_path, algori
     summary = json.loads(paths["summary"].read_text())
     assert summary["best"]["heldout"] == 1.0 and summary["baseline_empty_prompt"]["heldout"] == 0.0
     assert summary["top_components_by_credit"][0]["id"] == TARGET
-    assert summary["split_sizes"] == {"train": 8, "val": 8, "heldout": 10}
+    assert summary["split_sizes"] == {"train": 8, "train_pool": 16, "val": 8, "heldout": 10}
 
 
 def test_budget_caps_search_calls_and_is_reported():
@@ -276,3 +276,146 @@ def test_best_txt_is_what_eval_system_prompt_sends(tmp_path):
     assert sent == res.best.text and len(res.best.components) >= 1
     msgs = [{"role": "system", "content": "data's own"}, {"role": "user", "content": "List 3 fruits."}]
     assert eval_with_system(msgs, sent) == with_system(res.best.text, msgs)
+
+
+# --- following the authors' search (orange0629/prompting, scripts/sprig.py) ---------------------
+
+
+def _only_target_model(target_text: str):
+    """Complies only when the system prompt is exactly the target sentence (any extra spoils it)."""
+
+    def fn(chat, i):
+        if chat[0]["role"] == "user" and chat[0]["content"].startswith("Rewrite the following"):
+            return "Please be brief."
+        system = chat[0]["content"] if chat[0]["role"] == "system" else ""
+        n = int(chat[-1]["content"].split()[1])
+        return "\n".join(["apple"] * n) if system == target_text else "apple, pear"
+
+    return ScriptedBackend(fn)
+
+
+def test_add_inserts_each_ucb_pick_at_every_position():
+    comps = _corpus()
+    bench = CountBench()
+    cfg = SprigConfig(
+        beam=1, rounds=2, n_add=2, n_delete=0, n_swap=0, n_rephrase=0, train=4, val=4, heldout=4
+    )
+    res = run_sprig(scripted_model("never present"), bench, bench.load(), comps, cfg)
+    (first,) = [c.components for c in res.candidates if c.round == 1 and c.components][:1]
+    second = {c.components for c in res.candidates if c.round == 2}
+    assert len(second) == 4  # 2 components x 2 positions around the one-component parent
+    for new in {c for comps_ in second for c in comps_} - set(first):
+        assert (new, *first) in second and (*first, new) in second
+
+
+def test_training_sample_is_redrawn_each_round_under_the_seed():
+    comps = _corpus()
+    bench = CountBench()
+    items = bench.load()
+
+    def run(seed, pool=None):
+        seen: dict[str, set[str]] = {}  # system prompt -> ids of the items answered under it
+        inner = scripted_model("never present")
+
+        def fn(chat, i):
+            if chat[-1]["content"].startswith("List"):
+                system = chat[0]["content"] if chat[0]["role"] == "system" else ""
+                seen.setdefault(system, set()).add(by_text[chat[-1]["content"]])
+            return inner.fn(chat, i)
+
+        # Items with distinct questions, so that a question names its item.
+        by_text = {}
+        for it in items:
+            it.messages[-1]["content"] = f"List {it.meta['n']} fruits ({it.id})."
+            by_text[it.messages[-1]["content"]] = it.id
+        cfg = SprigConfig(
+            beam=2, rounds=3, n_add=1, n_rephrase=0, train=4, train_pool=pool, val=4, heldout=4, seed=seed
+        )
+        res = run_sprig(ScriptedBackend(fn), bench, items, comps, cfg)
+        pool_items = {it.id for it in split_items(items, cfg.pool_size, cfg.val, cfg.heldout, seed)[0]}
+        by_round: dict[int, set[frozenset[str]]] = {}
+        for c in res.candidates:  # each prompt is scored once, in its round; val/held-out are apart
+            by_round.setdefault(c.round, set()).add(frozenset(seen[c.text] & pool_items))
+        return res, [by_round[r] for r in sorted(by_round)]
+
+    res, rounds = run(seed=3)
+    assert res.split_sizes["train_pool"] == 8 and res.split_sizes["train"] == 4
+    assert len(rounds) == 4 and all(len(r) == 1 for r in rounds)  # one sample per round, all 4 items
+    samples = [next(iter(r)) for r in rounds]
+    assert all(len(x) == 4 for x in samples)
+    assert len(set(samples)) > 1  # re-drawn between rounds
+    assert samples == [next(iter(r)) for r in run(seed=3)[1]]  # the same draws under the same seed
+    _, fixed = run(seed=3, pool=4)
+    assert len({next(iter(r)) for r in fixed}) == 1  # train_pool == train: a fixed sample
+
+
+def test_survivors_are_the_children_not_the_parents():
+    comps = _corpus()
+    target_text = next(c.text for c in comps if c.id == TARGET)
+    bench = CountBench()
+    # Round 1 finds the target alone (score 1); every child of it scores 0 (an extra component, or
+    # none). The authors keep the best children, so the round-2 beam holds no 1.0.
+    cfg = SprigConfig(beam=2, rounds=2, n_add=36, n_rephrase=0, train=4, val=4, heldout=4)
+    res = run_sprig(_only_target_model(target_text), bench, bench.load(), comps, cfg)
+    assert res.rounds[1]["best_train"] == 1.0 and res.rounds[1]["kept_mean_train"] == 0.5
+    assert res.rounds[2]["kept_mean_train"] == 0.0
+    assert res.best.components == (TARGET,)  # the finalists still come from every scored candidate
+
+
+def test_rephrasings_are_credited_to_their_corpus_component():
+    comps = _corpus()
+    target_text = next(c.text for c in comps if c.id == TARGET)
+    bench = CountBench()
+    cfg = SprigConfig(train=6, val=6, heldout=6, budget=1500, n_rephrase=2, **SETTINGS["beam"])
+    res = run_sprig(scripted_model(target_text), bench, bench.load(), comps, cfg)
+    made = [c for c in res.candidates if c.op == "rephrase"]
+    assert made  # rephrasings were made and scored
+    corpus = {c.id for c in comps}
+    assert set(res.credits) <= corpus  # no rephrasing is an arm of its own
+    for cand in res.candidates:
+        if cand.op == "add" and cand.parent is not None:
+            (added,) = set(cand.components) - set(cand.parent)
+            assert added in corpus  # add picks corpus components only
+
+
+TRACE_ROWS = [
+    {
+        "id": f"t{i}",
+        "messages": [
+            {"role": "user", "content": f"List {2 + i % 3} fruits.\n1. One per line.\n2. Nothing else."}
+        ],
+        "constraints_splits": ["1. One per line.", "2. Nothing else."],
+        "levels2": ["格式约束", "格式约束"],
+    }
+    for i in range(24)
+]
+
+
+def test_sprig_on_trace_with_a_scripted_judge(tmp_path):
+    from followkit.evaluate.trace import TraceBenchmark
+
+    path = tmp_path / "trace.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TRACE_ROWS), encoding="utf-8")
+    comps = _corpus()
+    target_text = next(c.text for c in comps if c.id == TARGET)
+    judged = []
+
+    def judge_fn(chat, i):
+        prompt = chat[-1]["content"]
+        judged.append(prompt)
+        ok = "apple\napple" in prompt  # the model complied: one fruit per line
+        s = 10 if ok else 2
+        return (
+            f'Checked.\nFine Grained Score: [{{"1": {s}}}, {{"2": {s}}}]\nConstraints Overall Score: [[{s}]]'
+        )
+
+    bench = TraceBenchmark()
+    cfg = SprigConfig(train=4, val=4, heldout=6, budget=600, **SETTINGS["beam"])
+    res = run_sprig(
+        scripted_model(target_text), bench, bench.load(str(path)), comps, cfg, judge=ScriptedBackend(judge_fn)
+    )
+    assert judged and res.metric == "if_acc"
+    assert TARGET in res.best.components
+    assert res.best.val == res.best.heldout == 1.0 and res.baseline.heldout == 0.0
+    paths = write_outputs(res, tmp_path / "out")
+    assert json.loads(paths["summary"].read_text())["metric"] == "if_acc"

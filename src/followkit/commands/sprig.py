@@ -31,7 +31,12 @@ def register(app: typer.Typer) -> None:
             help="Model calls the search may make (one per item scored, one per rephrasing).",
         ),
         n_train: int = typer.Option(
-            20, "--train", help="Training items: every candidate is scored on these."
+            20,
+            "--train",
+            help="Training items: each round's candidates are scored on a fresh sample of this many.",
+        ),
+        train_pool: int = typer.Option(
+            None, "--train-pool", help="Items the training sample is re-drawn from (default 2 x --train)."
         ),
         n_val: int = typer.Option(20, "--val", help="Validation items: the winner is chosen on these."),
         n_heldout: int = typer.Option(
@@ -94,6 +99,7 @@ def register(app: typer.Typer) -> None:
                 n_rephrase=n_rephrase,
                 max_components=max_components,
                 train=n_train,
+                train_pool=train_pool,
                 val=n_val,
                 heldout=n_heldout,
                 finalists=finalists,

@@ -9,19 +9,29 @@ A system prompt is an ordered tuple of component ids; its text is the components
 a space. Two searches share the edit operations:
 
 - beam (`algorithm="beam"`): start from the empty prompt; each round every beam member proposes
-  `n_add` children by adding the components of highest UCB = mean credit + c * sqrt(2 ln N / n)
-  (N credits given so far, n to this component; an untried component ranks first), `n_delete`
-  by deleting a component, `n_swap` by swapping two components' positions and `n_rephrase` by
-  replacing a component with a rephrasing made by a model; the children are scored on the
-  training sample and the best `beam` of parents and children survive.
+  children by inserting each of the `n_add` components of highest UCB = mean credit +
+  c * sqrt(2 ln N / n) (N credits given so far, n to this component; an untried component ranks
+  first) at every position, as the authors' code does; `n_delete` by deleting a component,
+  `n_swap` by swapping two components' positions and `n_rephrase` by replacing a component with
+  a rephrasing made by a model. The children are scored on the round's training sample and the
+  best `beam` children survive (the authors keep children only; the parents survive only a round
+  that made no child).
 - genetic (`algorithm="ga"`): a population of `beam` prompts (the empty prompt and single
   components picked by UCB); each round the worse half is dropped and the survivors breed
   children by crossover (a head of one parent and a tail of another), merge (one parent's
   components followed by the other's new ones), add, delete, swap and rephrase.
 
 Credit: adding component c to a parent and scoring s_child credits c with s_child - s_parent;
-deleting c credits it with s_parent - s_child (what its presence was worth); a rephrased
-component gets the change its rephrasing caused.
+deleting c credits it with s_parent - s_child (what its presence was worth). As in the authors'
+code, the arms of UCB are the corpus components: a rephrasing's credits (when it is deleted)
+count for the component it rephrases, the add operation picks corpus components only, and a
+rephrase edit is not credited.
+
+Training sample: each round scores its candidates on a fresh sample of `train` items drawn from a
+pool of `train_pool` items with a generator seeded by (seed, round), as the authors re-draw their
+questions each round; `train_pool` equal to `train` gives a fixed sample. Parents were scored on
+an earlier round's sample, and credits compare with that score, as the authors' code does.
+Departures from the authors' code are rows of followkit.deviations.DEVIATIONS.
 
 Budget: `budget` counts the model calls of the search itself, one per benchmark item scored and
 one per rephrasing, whether or not the shared request cache answers it, so a rerun over a warm
@@ -74,7 +84,10 @@ class SprigConfig(BaseModel):
     n_rephrase: int = Field(1, ge=0, description="rephrase-children per beam member per round")
     max_components: int = Field(10, ge=1, description="longest prompt, in components")
     ucb_c: float = Field(1.0, ge=0, description="weight of the UCB exploration term")
-    train: int = Field(20, ge=1, description="training items (candidates are scored on these)")
+    train: int = Field(20, ge=1, description="training items each round's candidates are scored on")
+    train_pool: int | None = Field(
+        None, ge=1, description="items the training sample is re-drawn from each round (default: 2 x train)"
+    )
     val: int = Field(20, ge=1, description="validation items (the winner is chosen on these)")
     heldout: int = Field(50, ge=0, description="held-out items (0: all items left)")
     finalists: int | None = Field(None, ge=1, description="candidates validated (default: beam)")
@@ -89,7 +102,14 @@ class SprigConfig(BaseModel):
     def _check(self) -> SprigConfig:
         if self.n_add + self.n_delete + self.n_swap + self.n_rephrase == 0:
             raise ValueError("at least one edit operation needs a count above 0")
+        if self.train_pool is not None and self.train_pool < self.train:
+            raise ValueError(f"train_pool ({self.train_pool}) must be at least train ({self.train})")
         return self
+
+    @property
+    def pool_size(self) -> int:
+        """Items the per-round training sample is drawn from."""
+        return self.train_pool if self.train_pool is not None else 2 * self.train
 
 
 @dataclass
@@ -188,11 +208,11 @@ class SprigResult:
 def split_items(
     items: list[EvalItem], n_train: int, n_val: int, n_heldout: int, seed: int
 ) -> tuple[list[EvalItem], list[EvalItem], list[EvalItem]]:
-    """Disjoint train / validation / held-out samples drawn with a seeded shuffle."""
+    """Disjoint training pool / validation / held-out samples drawn with a seeded shuffle."""
     if n_train + n_val + 1 > len(items):
         raise InputError(
-            f"the benchmark has {len(items)} items: too few for {n_train} train + {n_val} val + "
-            "at least 1 held-out (lower --train / --val)"
+            f"the benchmark has {len(items)} items: too few for {n_train} training pool + {n_val} val + "
+            "at least 1 held-out (lower --train / --train-pool / --val)"
         )
     order = list(items)
     random.Random(seed).shuffle(order)
@@ -246,6 +266,7 @@ class Evaluator:
         self.metric = metric
         self.calls = 0
         self.failed = 0
+        self.judge_failed = 0
 
     def score(self, system: str, items: list[EvalItem]) -> float:
         """The metric of the model's answers to `items` under `system`; a failed answer scores as ''."""
@@ -259,8 +280,13 @@ class Evaluator:
             else:
                 self.failed += 1
                 responses.append("")  # an unanswered item follows nothing
-        samples = self.benchmark.score(items, responses, judge=self.judge)
-        metrics = self.benchmark.metrics(samples)
+        # Positional, as the eval runner passes it: benchmarks name this parameter differently.
+        samples = self.benchmark.score(items, responses, self.judge)
+        # A record {"error": ...} is an item the judge could not score (the call failed); it is
+        # left out of the metric rather than counted against the prompt.
+        scored = [s for s in samples if "error" not in s]
+        self.judge_failed += len(samples) - len(scored)
+        metrics = self.benchmark.metrics(scored)
         if self.metric is None:
             self.metric = default_metric(self.benchmark, metrics)
         if self.metric not in metrics:
@@ -339,7 +365,7 @@ class _Search:
     components: dict[str, Component]
     evaluator: Evaluator
     rephraser: Rephraser | None
-    train: list[EvalItem]
+    train: list[EvalItem]  # the pool each round's training sample is drawn from
     rng: random.Random
     budget: _Budget
     progress: Callable[[str], None] | None = None
@@ -354,10 +380,16 @@ class _Search:
         """The corpus component a (possibly rephrased) component comes from."""
         return self.components[cid].parent or cid
 
-    def ucb_ranked(self, exclude: set[str]) -> list[str]:
-        """Components by UCB, best first, none sharing a root with `exclude`; seeded tie-break.
+    def sample(self, rnd: int) -> list[EvalItem]:
+        """The training sample of round `rnd`: re-drawn each round from the pool, seeded."""
+        if len(self.train) <= self.cfg.train:
+            return self.train
+        return random.Random(f"sprig-sample:{self.cfg.seed}:{rnd}").sample(self.train, self.cfg.train)
 
-        Rephrasings join the pool once made, so a good rephrasing can be added elsewhere; two
+    def ucb_ranked(self, exclude: set[str]) -> list[str]:
+        """Corpus components by UCB, best first, none sharing a root with `exclude`; seeded tie-break.
+
+        The arms are corpus components (credits are kept by root), as in the authors' code; two
         versions of one component never sit in one prompt.
         """
         total = sum(len(v) for v in self.credits.values())
@@ -370,7 +402,7 @@ class _Search:
             return sum(got) / len(got) + self.cfg.ucb_c * math.sqrt(2 * log_n / len(got))
 
         roots = {self.root(c) for c in exclude}
-        pool = [c for c in self.components if self.root(c) not in roots]
+        pool = [c for c in self.components if self.components[c].parent is None and c not in roots]
         tiebreak = {c: self.rng.random() for c in pool}
         return sorted(pool, key=lambda c: (-ucb(c), tiebreak[c]))
 
@@ -378,9 +410,10 @@ class _Search:
         """Score a new candidate on the training sample, or None when the budget is spent."""
         if comps in self.scored:
             return self.scored[comps]
-        if not self.budget.take(len(self.train)):
+        sample = self.sample(rnd)
+        if not self.budget.take(len(sample)):
             return None
-        value = self.evaluator.score(self.text(comps), self.train)
+        value = self.evaluator.score(self.text(comps), sample)
         cand = Candidate(comps, self.text(comps), value, rnd, op, parent.components if parent else None)
         self.scored[comps] = cand
         return cand
@@ -399,22 +432,25 @@ class _Search:
         return new_id
 
     def credit(self, prop: _Proposal, child: Candidate) -> None:
-        """Credit the component an edit changed with the score change it caused."""
-        if prop.changed is None:
-            return
+        """Credit the corpus component an add or delete changed with the score change it caused."""
+        if prop.changed is None or prop.op not in ("add", "delete"):
+            return  # the authors credit adds and deletes only
         delta = child.train - prop.parent.train
         if prop.op == "delete":
             delta = -delta
-        self.credits.setdefault(prop.changed, []).append(delta)
+        self.credits.setdefault(self.root(prop.changed), []).append(delta)
 
     # -- edit operations ---------------------------------------------------------------------
 
     def adds(self, member: Candidate, k: int) -> list[_Proposal]:
-        if k == 0 or len(member.components) >= self.cfg.max_components:
+        """Each of the k components of highest UCB inserted at every position of the member."""
+        comps = member.components
+        if k == 0 or len(comps) >= self.cfg.max_components:
             return []
         out = []
-        for cid in self.ucb_ranked(exclude=set(member.components))[:k]:
-            out.append(_Proposal((*member.components, cid), "add", member, cid))
+        for cid in self.ucb_ranked(exclude=set(comps))[:k]:
+            for pos in range(len(comps) + 1):
+                out.append(_Proposal((*comps[:pos], cid, *comps[pos:]), "add", member, cid))
         return out
 
     def deletes(self, member: Candidate, k: int) -> list[_Proposal]:
@@ -500,8 +536,10 @@ class _Search:
                 props += self.swaps(member, self.cfg.n_swap)
                 props += self.rephrases(member, self.cfg.n_rephrase)
             new = self.run_proposals(props, rnd)
-            pool = {c.components: c for c in [*beam, *new]}
-            beam = sorted(pool.values(), key=_rank_key)[: self.cfg.beam]
+            # Children only, as the authors do: they share this round's sample, while the parents
+            # were scored on an earlier one.
+            if new:
+                beam = sorted(new, key=_rank_key)[: self.cfg.beam]
             self.record_round(rnd, new, beam)
             if self.budget.exhausted:
                 break
@@ -571,7 +609,7 @@ def run_sprig(
     """Search for the system prompt that maximises the benchmark metric (see the module docstring)."""
     if not components:
         raise InputError("the component corpus is empty")
-    train, val, heldout = split_items(items, config.train, config.val, config.heldout, config.seed)
+    train, val, heldout = split_items(items, config.pool_size, config.val, config.heldout, config.seed)
     params = SamplingParams(n=1, temperature=0.0, max_tokens=config.max_tokens, seed=config.seed)
     evaluator = Evaluator(backend, benchmark, params, metric=config.metric, judge=judge)
     search = _Search(
@@ -611,7 +649,12 @@ def run_sprig(
         components=search.components,
         credits=search.credits,
         metric=evaluator.metric or "",
-        split_sizes={"train": len(train), "val": len(val), "heldout": len(heldout)},
+        split_sizes={
+            "train": min(config.train, len(train)),
+            "train_pool": len(train),
+            "val": len(val),
+            "heldout": len(heldout),
+        },
         search_calls=search_calls,
         eval_calls=evaluator.calls - calls_before,
         budget_exhausted=search.budget.exhausted,
