@@ -58,7 +58,7 @@ def test_sprig_embedded_followkit_bench_two_rounds(tmp_path, capsys):
     for split in ("train", "val", "heldout"):
         assert 0.0 <= best[split] <= 1.0
         assert 0.0 <= summary["baseline_empty_prompt"][split] <= 1.0
-    assert summary["split_sizes"] == {"train": 2, "val": 2, "heldout": 2}
+    assert summary["split_sizes"] == {"train": 2, "train_pool": 4, "val": 2, "heldout": 2}
     assert summary["metric"] == "inst_level_strict_acc"
     assert summary["search_calls"] <= 8
     assert summary["rounds"][0]["round"] == 0 and len(summary["rounds"]) >= 2
