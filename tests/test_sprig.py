@@ -419,3 +419,16 @@ def test_sprig_on_trace_with_a_scripted_judge(tmp_path):
     assert res.best.val == res.best.heldout == 1.0 and res.baseline.heldout == 0.0
     paths = write_outputs(res, tmp_path / "out")
     assert json.loads(paths["summary"].read_text())["metric"] == "if_acc"
+
+
+def test_departures_from_the_authors_code_are_rows_of_the_deviations_table():
+    import importlib
+
+    from followkit.deviations import METHOD_DEVIATIONS, render_markdown
+
+    rows = [d for d in METHOD_DEVIATIONS if d.benchmark == "sprig"]
+    assert {d.ids for d in rows} >= {"beam: add", "beam: delete, swap", "beam: rephrase", "scoring"}
+    for d in rows:
+        module, _, name = d.constant.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), d.constant
+        assert d.reference in render_markdown() and d.followkit in render_markdown()

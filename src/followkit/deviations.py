@@ -127,6 +127,59 @@ DEVIATIONS: list[Deviation] = [
 """The deviations table, rendered in docs/deviations.md."""
 
 
+# --- Methods reimplemented from papers (SPRIG) ------------------------------------------------
+# Not benchmark scoring: where a search or training method departs from its authors' code. Rows
+# name constants in the method's module; `benchmark` holds the method and `ids` the step.
+
+_SPRIG = "followkit.optimize.sprig."
+
+METHOD_DEVIATIONS: list[Deviation] = [
+    Deviation(
+        "sprig",
+        "beam: add",
+        "inserts each of the 60 components of highest UCB at every position",
+        "inserts each of the n_add (default 3) of highest UCB at every position (--n-add 60 matches)",
+        _SPRIG + "AUTHORS_ADD_TOP_K",
+    ),
+    Deviation(
+        "sprig",
+        "beam: delete, swap",
+        "every deletion and every swap of each beam member",
+        "n_delete sampled deletions and n_swap sampled swaps per member",
+        _SPRIG + "SAMPLED_DELETE_SWAP",
+    ),
+    Deviation(
+        "sprig",
+        "beam: rephrase",
+        "10 Pegasus paraphrases of the component at every position",
+        "one rewrite by an instruction model (temperature 0) at n_rephrase sampled positions",
+        _SPRIG + "REPHRASE_BY_MODEL",
+    ),
+    Deviation(
+        "sprig",
+        "scoring",
+        "a prompt proposed again in a later round is scored again on that round's sample",
+        "a prompt is scored once, on the sample of the round that first proposed it",
+        _SPRIG + "SCORE_ONCE",
+    ),
+    Deviation(
+        "sprig",
+        "final choice",
+        "reports the beam's score on the test split every round",
+        "picks the winner among the best training candidates on a validation sample; one held-out score",
+        _SPRIG + "VALIDATED_WINNER",
+    ),
+    Deviation(
+        "sprig",
+        "genetic variant",
+        "separate genetic-algorithm scripts",
+        "follows the paper's description; not compared with those scripts",
+        _SPRIG + "GA_FROM_THE_PAPER",
+    ),
+]
+"""Where a reimplemented method departs from its authors' code; rendered in docs/deviations.md."""
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -159,4 +212,14 @@ def render_markdown() -> str:
                 cells = (d.benchmark, d.ids, d.reference, d.followkit, f"`{d.constant}`")
                 lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
+    lines += [
+        "## Methods reimplemented from papers",
+        "",
+        "| method | step | authors' code | followkit | constant |",
+        "|---|---|---|---|---|",
+    ]
+    for d in METHOD_DEVIATIONS:
+        cells = (d.benchmark, d.ids, d.reference, d.followkit, f"`{d.constant}`")
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    lines.append("")
     return "\n".join(lines)

@@ -69,6 +69,34 @@ OPS_GA = ("crossover", "merge", "add", "delete", "swap", "rephrase")
 JOINER = " "  # components are sentences; one space keeps them one paragraph, as SPRIG builds them
 
 
+# Departures from the authors' code (orange0629/prompting, scripts/sprig.py); each is a row of
+# followkit.deviations.METHOD_DEVIATIONS (docs/deviations.md).
+
+AUTHORS_ADD_TOP_K = 60
+"""Deviation: the authors insert each of the 60 components of highest UCB at every position;
+followkit inserts the `n_add` (default 3) of highest UCB, to fit a call budget. --n-add 60 matches."""
+
+SAMPLED_DELETE_SWAP = True
+"""Deviation: delete and swap children are sampled (`n_delete` positions, `n_swap` random pairs per
+member); the authors make every deletion and every swap, k + k(k-1)/2 scorings for k components."""
+
+REPHRASE_BY_MODEL = True
+"""Deviation: a rephrasing is one rewrite by an instruction model at temperature 0, at `n_rephrase`
+sampled positions; the authors draw 10 Pegasus paraphrases at every position."""
+
+SCORE_ONCE = True
+"""Deviation: a prompt is scored once, on the sample of the round that first proposed it; the
+authors score it again (on the new sample) whenever a later round proposes it again."""
+
+VALIDATED_WINNER = True
+"""Deviation: the winner is the best of the `finalists` top training candidates on a validation
+sample, scored once more on held-out items; the authors report the beam's test score each round."""
+
+GA_FROM_THE_PAPER = True
+"""Deviation: the genetic variant follows the paper's description (crossover, merge, add, delete,
+swap, rephrase); it was not compared with the authors' genetic-algorithm scripts."""
+
+
 class SprigConfig(BaseModel):
     """Settings of one SPRIG run."""
 
