@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from followkit.evaluate.base import Metric, mean_metric
 from followkit.io import read_jsonl, write_json
+from followkit.stats import Metric, mean_metric
 
 
 @dataclass

@@ -141,7 +141,6 @@ def register(app: typer.Typer) -> None:
             config,
             set_,
             instructions=instructions,
-            y2=y2,
             n=n,
             temperature=temperature,
             top_p=top_p,

@@ -8,13 +8,15 @@ A sample record (one line of samples.jsonl) is built by the runner as
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from followkit.backends.base import Backend, Chat
+from followkit.stats import Metric, accuracy, mean_metric
+
+__all__ = ["Metric", "accuracy", "mean_metric"]  # their home is followkit.stats
 
 
 @dataclass
@@ -33,30 +35,6 @@ class EvalItem:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (data hashes)."""
         return {"id": self.id, "messages": self.messages, "constraints": self.constraints, "meta": self.meta}
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A metric value with its standard error over n items."""
-
-    value: float
-    stderr: float
-    n: int
-
-    def to_dict(self) -> dict[str, float | int]:
-        return {"value": self.value, "stderr": self.stderr, "n": self.n}
-
-
-def mean_metric(values: list[float]) -> Metric:
-    """Mean with the standard error of the mean (sample std / sqrt(n)), as lm-eval reports it."""
-    n = len(values)
-    if n == 0:
-        return Metric(float("nan"), float("nan"), 0)
-    mu = sum(values) / n
-    if n < 2:
-        return Metric(mu, float("nan"), n)
-    var = sum((v - mu) ** 2 for v in values) / (n - 1)
-    return Metric(mu, math.sqrt(var / n), n)
 
 
 Breakdowns = dict[str, dict[str, dict[str, Metric]]]  # table -> row -> column -> metric
@@ -90,11 +68,6 @@ class Benchmark(ABC):
     def breakdowns(self, samples: list[dict[str, Any]]) -> Breakdowns:
         """Optional tables for the report (per id, per TRACE type, by number of constraints)."""
         return {}
-
-
-def accuracy(flags: list[bool | None]) -> Metric:
-    """Mean of 0/1 flags (None counts as 0: an unknown verdict is never a pass)."""
-    return mean_metric([1.0 if f else 0.0 for f in flags])
 
 
 def _trace_type(cid: str) -> str:

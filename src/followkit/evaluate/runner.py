@@ -20,11 +20,12 @@ from typing import Any
 
 from followkit.backends.base import Backend, Chat, SamplingParams
 from followkit.errors import BackendError, InputError
-from followkit.evaluate.base import Benchmark, EvalItem, Metric
+from followkit.evaluate.base import Benchmark, EvalItem
 from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
 from followkit.io import AppendLog, file_sha256, text_sha256, write_json, write_jsonl
 from followkit.manifest import versions
 from followkit.progress import stage_progress
+from followkit.stats import Metric
 
 DEFAULT_BATCH = {"openai": 64, "vllm": 256}
 """Prompts per backend call when --batch-size is not given (local engines: their own default, 8)."""
