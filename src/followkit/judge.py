@@ -7,9 +7,21 @@ cannot be parsed (after one retry that shows the judge its parse error) is recor
 never as a pass.
 
 The response under judgement is untrusted. It is wrapped in a tag derived from its own SHA-256
-(``<response-1a2b...>``), so it cannot contain its own closing tag, and the verdict is read only
-from the judge's own words: tag-delimited echoes of the response are removed, and the LAST score
-lines of the judge's output are used (an explanation may quote injected score lines before it).
+(``<response-1a2b...>``), so it cannot contain its own closing tag, and the judge is asked to put a
+marker line (``verdict-...``, also a hash of the response, so a response cannot forge it) right
+before its two verdict lines. The verdict is the first well-formed block (the fine-grained list with
+one score per constraint, then the overall line) after the judge's last marker line: score lines
+the judge quotes from the response after its verdict, or in its explanation before the marker,
+cannot steer it. When the judge leaves the marker out, echoes of the response are removed (tagged
+blocks, verbatim copies, and every score-shaped line of the response wherever it is quoted) and the
+last block of what remains is read.
+
+Constraints keep the numbers the query gives them (``JudgeRequest.numbers``, or the number a
+constraint sentence starts with), so that "constraint 5" means the same in the query, the
+constraint list and the judge's scores; scores keyed by those numbers are read by key.
+
+The helpers ``untrusted_tag``, ``own_verdict_text`` and ``remove_echoes`` are shared with the
+pairwise win-rate judge (followkit.winrate).
 """
 
 from __future__ import annotations
@@ -28,7 +40,7 @@ from followkit.backends.base import Backend, Chat, Progress, SamplingParams
 from followkit.errors import InputError
 from followkit.evaluate.base import Metric, mean_metric
 
-PLACEHOLDERS = ("query", "constraints", "response", "tag", "n")
+PLACEHOLDERS = ("query", "constraints", "response", "tag", "n", "verdict", "keys")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _NUMBERING = re.compile(r"^\s*(?:\d+\s*[.、:：)]|[-*•·])\s*")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -42,11 +54,14 @@ JUDGE_MAX_TOKENS = 1024
 
 @dataclass(frozen=True)
 class JudgeRequest:
-    """One thing to judge: the user query, its constraint sentences, and the response."""
+    """One thing to judge: the user query, its constraint sentences, the response (and the query's numbers)."""
 
     query: str
     constraints: list[str]
     response: str
+    numbers: list[int] | None = (
+        None  # the query's numbers of these constraints (default: see constraint_numbers)
+    )
 
 
 @dataclass
@@ -108,19 +123,52 @@ def fill(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(sub, template)
 
 
+def untrusted_tag(kind: str, *texts: str) -> str:
+    """A delimiter or marker name holding a hash of the untrusted texts it encloses, which they cannot forge.
+
+    Derived rather than random so that a rerun sends the same prompt and the request cache answers
+    it; a text cannot contain a hash of itself, so it can neither close its block nor fake a marker.
+    """
+    return f"{kind}-" + hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()[:24]
+
+
 def response_tag(response: str) -> str:
     """The delimiter name for a response: it holds a hash of the response, so the response cannot close it."""
-    return "response-" + hashlib.sha256(response.encode("utf-8")).hexdigest()[:24]
+    return untrusted_tag("response", response)
+
+
+def verdict_marker(response: str) -> str:
+    """The line the judge writes right before its verdict; a hash of the response, so the response cannot hold it."""
+    return untrusted_tag("verdict", "verdict", response)
+
+
+_LEADING_NUMBER = re.compile(r"^\s*(\d+)\s*[.、:：)]")
 
 
 def strip_numbering(constraint: str) -> str:
-    """A constraint sentence without a leading '3.' / '3、' / '-' (the prompt renumbers them)."""
+    """A constraint sentence without a leading '3.' / '3、' / '-' (the prompt numbers them)."""
     return _NUMBERING.sub("", constraint.strip(), count=1)
+
+
+def constraint_numbers(req: JudgeRequest) -> list[int]:
+    """The numbers the query gives the constraints: req.numbers, else the sentences' own, else 1..n."""
+    n = len(req.constraints)
+    if req.numbers is not None:
+        if len(req.numbers) != n or len(set(req.numbers)) != n:
+            raise InputError(f"a judge request needs {n} distinct constraint numbers, got {req.numbers}")
+        return list(req.numbers)
+    own = [_LEADING_NUMBER.match(c) for c in req.constraints]
+    if all(own):
+        found = [int(m.group(1)) for m in own]  # type: ignore[union-attr]
+        if len(set(found)) == n:
+            return found
+    return list(range(1, n + 1))
 
 
 def render_judge_prompt(req: JudgeRequest, template_text: str) -> str:
     """The judge's user message for one request."""
-    numbered = "\n".join(f"{i}. {strip_numbering(c)}" for i, c in enumerate(req.constraints, start=1))
+    numbers = constraint_numbers(req)
+    numbered = "\n".join(f"{k}. {strip_numbering(c)}" for k, c in zip(numbers, req.constraints, strict=True))
     return fill(
         template_text,
         {
@@ -129,6 +177,8 @@ def render_judge_prompt(req: JudgeRequest, template_text: str) -> str:
             "response": req.response,
             "tag": response_tag(req.response),
             "n": str(len(req.constraints)),
+            "verdict": verdict_marker(req.response),
+            "keys": "[" + ", ".join(f'{{"{k}": score}}' for k in numbers) + "]",
         },
     )
 
@@ -148,14 +198,41 @@ _VALUE_BEFORE_BRACE = re.compile(r"[:：]\s*[\"']?(-?\d+(?:\.\d+)?)[\"']?\s*[}�
 _VALUE_BEFORE_SEP = re.compile(r"[:：]\s*[\"']?(-?\d+(?:\.\d+)?)[\"']?\s*[,，}\]｝】]")
 
 
-def _own_words(raw: str, response: str) -> str:
-    """The judge's output with echoes of the response removed (tag-delimited blocks, verbatim copies)."""
-    tag = re.escape(response_tag(response))
-    text = re.sub(rf"<{tag}>.*?(</{tag}>|$)", " ", raw, flags=re.S)
-    body = response.strip()
-    if len(body) >= 8 and (_FINE.search(body) or _OVERALL_LOOSE.search(body)):
-        text = text.replace(body, " ")
+_TRACE_SHAPED = re.compile(_FINE.pattern + "|" + _OVERALL_LOOSE.pattern, re.I)
+
+
+def remove_echoes(text: str, texts: list[str], shaped: re.Pattern[str]) -> str:
+    """Text without verdict-shaped echoes of untrusted texts: verbatim copies and quoted verdict-shaped lines."""
+    for body in texts:
+        body = body.strip()
+        if len(body) >= 8 and shaped.search(body):
+            text = text.replace(body, " ")
+        for line in body.splitlines():
+            if shaped.search(line):  # quoted anywhere, with any spacing
+                pattern = r"\s+".join(re.escape(tok) for tok in line.split())
+                text = re.sub(pattern, " ", text)
     return text
+
+
+def own_verdict_text(
+    raw: str, texts: list[str], tags: list[str], shaped: re.Pattern[str], marker: str | None
+) -> tuple[str, bool]:
+    """(the part of a judge's output that holds its own verdict, whether it follows the judge's marker).
+
+    Tag-delimited echoes of the untrusted texts are dropped first. Then, when the judge wrote the
+    marker, the text after its last marker (read the FIRST verdict there: anything later is quoted);
+    else the text with every verdict-shaped echo removed (read the LAST verdict: a judge may
+    reconsider).
+    """
+    text = raw
+    for tag in tags:
+        t = re.escape(tag)
+        text = re.sub(rf"<{t}>.*?(</{t}>|$)", " ", text, flags=re.S)
+    if marker:
+        at = text.rfind(marker)
+        if at >= 0:
+            return text[at + len(marker) :], True
+    return remove_echoes(text, texts, shaped), False
 
 
 def _score(value: Any) -> int:
@@ -199,24 +276,24 @@ def _bracket_span(text: str, start: int) -> str:
     return text[m.start() :]  # unbalanced: let the fallbacks try
 
 
-def _values(obj: Any) -> list[Any]:
-    """Scores from [{"1": s}, ...], {"1": s, ...} or [s, ...], in order."""
+def _values(obj: Any) -> list[tuple[Any, Any]]:
+    """(key, score) pairs from [{"1": s}, ...], {"1": s, ...} or [s, ...] (key None), in order."""
     if isinstance(obj, dict):
-        return list(obj.values())
+        return list(obj.items())
     if isinstance(obj, list | tuple):
-        out: list[Any] = []
+        out: list[tuple[Any, Any]] = []
         for el in obj:
             if isinstance(el, dict):
                 if len(el) != 1:
                     raise ParseError(f"entry {el!r} should hold exactly one constraint")
-                out.extend(el.values())
+                out.extend(el.items())
             else:
-                out.append(el)
+                out.append((None, el))
         return out
     raise ParseError(f"expected a list of scores, got {type(obj).__name__}")
 
 
-def _parse_list(segment: str) -> list[Any]:
+def _parse_list(segment: str) -> list[tuple[Any, Any]]:
     try:
         return _values(json.loads(segment))
     except (json.JSONDecodeError, ParseError):
@@ -236,7 +313,19 @@ def _parse_list(segment: str) -> list[Any]:
     found = _VALUE_BEFORE_BRACE.findall(segment) or _VALUE_BEFORE_SEP.findall(segment)
     if not found:
         raise ParseError("the 'Fine Grained Score' list holds no scores")
-    return found
+    return [(None, v) for v in found]
+
+
+def _in_order(pairs: list[tuple[Any, Any]], numbers: list[int]) -> list[Any]:
+    """Scores in constraint order: by key when the keys are exactly the constraints' numbers, else by position."""
+    if len(pairs) != len(numbers):
+        raise ParseError(f"expected {len(numbers)} scores, found {len(pairs)}")
+    keys = [str(k).strip() for k, _ in pairs]
+    wanted = [str(k) for k in numbers]
+    if sorted(keys) == sorted(wanted) and len(set(keys)) == len(keys):
+        by_key = dict(zip(keys, (v for _, v in pairs), strict=True))
+        return [by_key[k] for k in wanted]
+    return [v for _, v in pairs]
 
 
 class _Partial(ParseError):
@@ -247,42 +336,64 @@ class _Partial(ParseError):
         self.scores, self.overall = scores, overall
 
 
-def parse_verdict(raw: str, n_constraints: int, response: str = "") -> tuple[list[int | None], int | None]:
-    """(scores, overall) from the judge's text; ParseError when they are missing or malformed."""
-    text = _own_words(raw, response)
+def _block_at(text: str, fine: re.Match[str], end: int, numbers: list[int]) -> tuple[list[int], int]:
+    """The verdict block starting at a 'Fine Grained Score' match: its scores, then the overall line before `end`."""
+    segment = text[fine.end() : end]
+    overall = _OVERALL.search(segment) or _OVERALL_LOOSE.search(segment)
+    stop = overall.start() if overall else len(segment)
+    scores = [_score(v) for v in _in_order(_parse_list(_bracket_span(segment[:stop], 0)), numbers)]
+    if overall is None:
+        raise _Partial("no 'Constraints Overall Score: [[d]]' line", scores, None)
+    return scores, _score(overall.group(1))
+
+
+def parse_verdict(
+    raw: str,
+    n_constraints: int,
+    response: str = "",
+    numbers: list[int] | None = None,
+    marker: str | None = None,
+) -> tuple[list[int | None], int | None]:
+    """(scores, overall) of the judge's own verdict block; ParseError when it is missing or malformed.
+
+    See the module docstring: the first well-formed block after the judge's marker, or, without
+    a marker, the last one once the response's echoes are removed.
+    """
+    numbers = numbers or list(range(1, n_constraints + 1))
+    if len(numbers) != n_constraints:
+        raise ValueError("numbers must give one number per constraint")
+    text, after_marker = own_verdict_text(raw, [response], [response_tag(response)], _TRACE_SHAPED, marker)
+    fines = list(_FINE.finditer(text))
+    order = range(len(fines)) if after_marker else range(len(fines) - 1, -1, -1)
+    problems: list[str] = []
+    partial_scores: list[int | None] = [None] * n_constraints
+    for k in order:
+        end = fines[k + 1].start() if k + 1 < len(fines) else len(text)
+        try:
+            return _block_at(text, fines[k], end, numbers)
+        except _Partial as exc:
+            partial_scores = partial_scores if any(s is not None for s in partial_scores) else exc.scores
+            problems.append(str(exc))
+        except ParseError as exc:
+            problems.append(str(exc))
     overall_hits = list(_OVERALL.finditer(text)) or list(_OVERALL_LOOSE.finditer(text))
-    end = overall_hits[-1].start() if overall_hits else len(text)
-    fine_hits = [m for m in _FINE.finditer(text) if m.start() < end] or list(_FINE.finditer(text))
-    problems = []
-    scores: list[int | None] = [None] * n_constraints
     overall: int | None = None
     if overall_hits:
         try:
-            overall = _score(overall_hits[-1].group(1))
+            overall = _score(overall_hits[0 if after_marker else -1].group(1))
         except ParseError as exc:
             problems.append(f"overall {exc}")
-    else:
+    elif not problems:
         problems.append("no 'Constraints Overall Score: [[d]]' line")
-    if fine_hits:
-        last = fine_hits[-1]
-        stop = end if end > last.end() else len(text)
-        try:
-            values = _parse_list(_bracket_span(text[:stop], last.end()))
-            if len(values) != n_constraints:
-                raise ParseError(f"expected {n_constraints} scores, found {len(values)}")
-            scores = [_score(v) for v in values]
-        except ParseError as exc:
-            problems.append(str(exc))
-    else:
+    if not fines:
         problems.append("no 'Fine Grained Score: [...]' line")
-    if problems:
-        raise _Partial("; ".join(problems), scores, overall)
-    return scores, overall
+    raise _Partial("; ".join(dict.fromkeys(problems)), partial_scores, overall)
 
 
-def _verdict(raw: str, n: int, response: str) -> JudgeVerdict:
+def _verdict(raw: str, req: JudgeRequest, marker: str | None) -> JudgeVerdict:
+    n, response = len(req.constraints), req.response
     try:
-        scores, overall = parse_verdict(raw, n, response)
+        scores, overall = parse_verdict(raw, n, response, constraint_numbers(req), marker)
     except _Partial as exc:
         return JudgeVerdict(exc.scores, exc.overall, None, str(exc), raw)
     return JudgeVerdict(scores, overall, all(s == 10 for s in scores), None, raw)
@@ -304,6 +415,7 @@ def judge(
     params = SamplingParams(n=1, temperature=0.0, max_tokens=max_tokens, seed=0)
     chats: list[Chat] = []
     langs: list[str] = []
+    markers: list[str | None] = []  # None: the template asks for no marker line
     texts: dict[str, str] = {}  # language -> template text, read once
     for req in requests:
         if not req.constraints:
@@ -313,15 +425,16 @@ def judge(
             texts[lang] = load_template(template, lang)[1]
         chats.append([{"role": "user", "content": render_judge_prompt(req, texts[lang])}])
         langs.append(lang)
+        markers.append(verdict_marker(req.response) if "{{verdict}}" in texts[lang] else None)
 
     verdicts: list[JudgeVerdict] = []
-    for req, comp in zip(requests, backend.complete(chats, params, progress), strict=True):
+    for i, (req, comp) in enumerate(zip(requests, backend.complete(chats, params, progress), strict=True)):
         if not comp.ok:
             verdicts.append(
                 JudgeVerdict([None] * len(req.constraints), None, None, f"judge failed: {comp.error}", "")
             )
         else:
-            verdicts.append(_verdict(comp.texts[0], len(req.constraints), req.response))
+            verdicts.append(_verdict(comp.texts[0], req, markers[i]))
 
     for _ in range(retries):
         todo = [i for i, v in enumerate(verdicts) if v.followed is None and v.raw]
@@ -330,7 +443,16 @@ def judge(
         retry_chats = []
         for i in todo:
             _, retry_text = load_template(None, langs[i], kind="judge_retry")
-            ask = fill(retry_text, {"error": verdicts[i].error or "", "n": str(len(requests[i].constraints))})
+            numbers = constraint_numbers(requests[i])
+            ask = fill(
+                retry_text,
+                {
+                    "error": verdicts[i].error or "",
+                    "n": str(len(numbers)),
+                    "verdict": verdict_marker(requests[i].response),
+                    "keys": "[" + ", ".join(f'{{"{k}": score}}' for k in numbers) + "]",
+                },
+            )
             retry_chats.append(
                 chats[i]
                 + [{"role": "assistant", "content": verdicts[i].raw}, {"role": "user", "content": ask}]
@@ -338,7 +460,7 @@ def judge(
         for i, comp in zip(todo, backend.complete(retry_chats, params), strict=True):
             if not comp.ok:
                 continue  # keep the first error; the judge's first output is the better record
-            again = _verdict(comp.texts[0], len(requests[i].constraints), requests[i].response)
+            again = _verdict(comp.texts[0], requests[i], verdict_marker(requests[i].response))
             first = verdicts[i]
             if again.followed is not None:
                 again.raw = first.raw + "\n\n--- retry ---\n" + again.raw

@@ -194,6 +194,7 @@ def verdicts_for(jobs: list[VerdictJob], judge_backend: Callable[[], Any] | None
                 query=jobs[ji].prompt,
                 constraints=[jobs[ji].constraints[i].text for i in pos],
                 response=jobs[ji].response,
+                numbers=[i + 1 for i in pos],  # as render_prompt numbers them in the query
             )
             for ji, pos in judge_reqs
         ]
