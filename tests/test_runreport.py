@@ -110,3 +110,26 @@ def test_html_opens_in_headless_chromium(run_dir: Path, tmp_path: Path) -> None:
         timeout=120,
     )
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_paired_comparison_in_report_and_json(run_dir: Path) -> None:
+    # baseline vs dpo on the same 4 prompts (hand-counted):
+    #   prompt level 1/4 -> 3/4: +50 points; b (only baseline followed) = 0, c (only dpo) = 2,
+    #   McNemar p = 2 * P(Bin(2, 1/2) <= 0) = 0.5
+    #   instruction level 2/6 -> 5/6: +50 points
+    paths = write_report(run_dir)
+    (comp,) = json.loads(paths["comparison"].read_text())
+    assert comp["model"] == "dpo" and comp["base"] == "baseline" and comp["n_prompts"] == 4
+    assert comp["prompt_diff"]["diff"] == pytest.approx(0.5)
+    assert comp["inst_diff"]["diff"] == pytest.approx(0.5)
+    assert (comp["mcnemar_b"], comp["mcnemar_c"], comp["mcnemar_p"]) == (0, 2, 0.5)
+    md = paths["markdown"].read_text()
+    assert "## Compared with the baseline (paired, same prompts)" in md
+    assert "| dpo | baseline | 4 | +50.0 [" in md and "0/2, p=0.5 |" in md
+    # four prompts cannot show an effect with confidence, and the report must not pretend
+    lo = comp["inst_diff"]["lo"]
+    assert ("beats the base" in md) == (lo > 0)
+    # small cells: 2 prompts with one constraint show their count, not "50.0 ± 50.0"
+    assert "| baseline | n=2 | n=2 |" in md
+    page = paths["html"].read_text()
+    assert "Compared with the baseline" in page and "n=2" in page

@@ -30,16 +30,40 @@ def _register_commands() -> None:
         mod.register(app)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    """followkit: constraints, synthesis, training, selection and evaluation for instruction following."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from followkit import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """followkit: constraints, synthesis, training, selection and evaluation for instruction following."""
+
+
+def _usage_error_types() -> tuple[type[Exception], ...]:
+    """click's exception base, and the copy of click that typer 0.29 ships (typer._click)."""
+    import click
+
+    types: list[type[Exception]] = [click.ClickException]
+    vendored = sys.modules.get("typer._click.exceptions")
+    if vendored is not None:
+        types.append(vendored.ClickException)
+    return tuple(types)
+
+
+def usage_line(exc: Exception) -> str:
+    """One line for a usage error: the message and where to read the usage."""
+    msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    where = getattr(ctx, "command_path", None)
+    return f"error: {msg}" + (f" (see `{where} --help`)" if where else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,10 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         typer.secho("interrupted", fg="red", err=True)
         return 130
     except Exception as exc:  # click usage errors arrive here in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if isinstance(exc, _usage_error_types()):
+            typer.secho(" ".join(usage_line(exc).split()), fg="red", err=True)
             return 2
         raise
     return 0

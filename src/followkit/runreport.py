@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from followkit.io import read_jsonl, write_json
-from followkit.stats import Metric, mean_metric
+from followkit.stats import (
+    COUNT_BINS,
+    MIN_CELL,
+    Comparison,
+    Metric,
+    PromptOutcome,
+    count_bin,
+    mean_metric,
+)
 
 
 @dataclass
@@ -52,6 +60,7 @@ class EvalView:
     path: Path
     results: dict[str, Any]
     samples: list[SampleView]
+    outcomes: dict[str, PromptOutcome] = field(default_factory=dict)  # by sample id, for comparisons
 
 
 @dataclass
@@ -116,8 +125,12 @@ def load_run(run_dir: str | Path) -> RunView:
         samples_file = folder / "samples.jsonl"
         if not samples_file.exists():
             continue
-        samples = [_sample_view(r) for r in read_jsonl(samples_file)]
-        view.evals.append(EvalView(folder.name, folder, json.loads(res.read_text()), samples))
+        from followkit.evaluate.compare import outcomes
+
+        raw = read_jsonl(samples_file)
+        samples = [_sample_view(r) for r in raw]
+        name = str(folder.relative_to(rd)).removeprefix("eval/")
+        view.evals.append(EvalView(name, folder, json.loads(res.read_text()), samples, outcomes(raw)))
     for log in sorted(rd.rglob("log.jsonl")):
         steps = [r for r in read_jsonl(log) if "loss" in r]
         if steps:
@@ -133,6 +146,62 @@ def by_constraint_count(ev: EvalView) -> dict[int, Metric]:
     for s in ev.samples:
         groups[len(s.constraints)].append(1.0 if s.followed else 0.0)
     return {k: mean_metric(v) for k, v in sorted(groups.items())}
+
+
+def by_constraint_bin(ev: EvalView) -> dict[str, Metric]:
+    """Prompt-level strict accuracy in bins of the number of constraints (1, 2-3, 4-5, 6+)."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for s in ev.samples:
+        groups[count_bin(len(s.constraints))].append(1.0 if s.followed else 0.0)
+    return {k: mean_metric(groups[k]) for k in COUNT_BINS if k in groups}
+
+
+BASELINE = "baseline"
+"""The evaluation folder every sibling evaluation is compared with (same prompts, paired)."""
+
+
+def comparisons(view: RunView) -> list[tuple[EvalView, EvalView, Comparison]]:
+    """(base, other, paired comparison) for each evaluation beside a `baseline` folder."""
+    from followkit.evaluate.compare import compare_outcomes
+
+    bases = {ev.path.parent: ev for ev in view.evals if ev.path.name == BASELINE}
+    out = []
+    for ev in view.evals:
+        base = bases.get(ev.path.parent)
+        if base is None or ev is base or not base.outcomes or not ev.outcomes:
+            continue
+        out.append((base, ev, compare_outcomes(base.outcomes, ev.outcomes)))
+    return out
+
+
+def _pp(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def comparison_row(base: EvalView, ev: EvalView, c: Comparison) -> list[str]:
+    """Cells of one comparison: model, prompts, the two differences with CIs, McNemar, verdict."""
+    p, i = c.prompt_diff, c.inst_diff
+    verdict = "better" if i.lo > 0 else ("worse" if i.hi < 0 else "no clear difference")
+    return [
+        ev.name,
+        base.name,
+        str(c.n_prompts),
+        f"{_pp(p.diff)} [{_pp(p.lo)}, {_pp(p.hi)}]",
+        f"{_pp(i.diff)} [{_pp(i.lo)}, {_pp(i.hi)}]",
+        f"{c.mcnemar_b}/{c.mcnemar_c}, p={c.mcnemar_p:.3g}",
+        verdict,
+    ]
+
+
+COMPARISON_HEADERS = [
+    "model",
+    "vs",
+    "prompts",
+    "prompt-level Δ pts [95% CI]",
+    "instruction-level Δ pts [95% CI]",
+    "McNemar b/c, p",
+    "instruction level",
+]
 
 
 def by_constraint_id(ev: EvalView) -> dict[str, Metric]:
@@ -169,6 +238,11 @@ def instruction_accuracy(ev: EvalView) -> Metric:
     return mean_metric([1.0 if c.passed else 0.0 for s in ev.samples for c in s.constraints])
 
 
+def _cell(m: Metric) -> str:
+    """A table cell that shows its count instead of a percentage when too few prompts back it."""
+    return f"n={m.n}" if 0 < m.n < MIN_CELL else _fmt(m)
+
+
 def _fmt(m: Metric) -> str:
     if m.n == 0:
         return "–"
@@ -197,18 +271,18 @@ def plot_by_count(view: RunView) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    counts = sorted({k for ev in view.evals for k in by_constraint_count(ev)})
+    bins = [b for b in COUNT_BINS if any(b in by_constraint_bin(ev) for ev in view.evals)]
     fig, ax = plt.subplots(figsize=(8, 3.6))
     width = 0.8 / max(1, len(view.evals))
     for i, ev in enumerate(view.evals):
-        m = by_constraint_count(ev)
-        xs = [c + (i - (len(view.evals) - 1) / 2) * width for c in counts]
-        ys = [100 * m[c].value if c in m else 0 for c in counts]
-        es = [100 * m[c].stderr if c in m and m[c].stderr == m[c].stderr else 0 for c in counts]
+        m = by_constraint_bin(ev)
+        xs = [j + (i - (len(view.evals) - 1) / 2) * width for j in range(len(bins))]
+        ys = [100 * m[b].value if b in m else 0 for b in bins]
+        es = [100 * m[b].stderr if b in m and m[b].stderr == m[b].stderr else 0 for b in bins]
         ax.bar(xs, ys, width=width, yerr=es, capsize=2, label=ev.name)
     ax.set_xlabel("constraints per prompt")
     ax.set_ylabel("prompt-level accuracy (%)")
-    ax.set_xticks(counts)
+    ax.set_xticks(range(len(bins)), bins)
     ax.set_ylim(0, 105)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -254,13 +328,35 @@ def render_markdown(view: RunView) -> str:
         for ev in view.evals:
             pa, ia = prompt_accuracy(ev), instruction_accuracy(ev)
             lines.append(f"| {ev.name} | {pa.n} | {_fmt(pa)} | {_fmt(ia)} |")
-        counts = sorted({k for ev in view.evals for k in by_constraint_count(ev)})
-        lines += ["", "## Prompt-level accuracy by number of constraints", ""]
-        lines.append("| evaluation | " + " | ".join(f"k={c}" for c in counts) + " |")
-        lines.append("|---|" + "---|" * len(counts))
+        comps = comparisons(view)
+        if comps:
+            from followkit.evaluate.compare import verdict_line
+
+            lines += [
+                "",
+                "## Compared with the baseline (paired, same prompts)",
+                "",
+                "Differences in percentage points, strict; 95% paired-bootstrap intervals over prompts; "
+                "McNemar's exact test on prompt-level outcomes (b: only the baseline followed, c: only the model).",
+                "",
+                "| " + " | ".join(COMPARISON_HEADERS) + " |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            lines += ["| " + " | ".join(comparison_row(b, e, c)) + " |" for b, e, c in comps]
+            lines += [""] + [f"- {verdict_line(e.name, c)}" for _, e, c in comps]
+        bins = [b for b in COUNT_BINS if any(b in by_constraint_bin(ev) for ev in view.evals)]
+        lines += [
+            "",
+            "## Prompt-level accuracy by number of constraints",
+            "",
+            f"Bins of the number of constraints; a cell over fewer than {MIN_CELL} prompts shows its count.",
+            "",
+        ]
+        lines.append("| evaluation | " + " | ".join(f"k={b}" for b in bins) + " |")
+        lines.append("|---|" + "---|" * len(bins))
         for ev in view.evals:
-            m = by_constraint_count(ev)
-            lines.append(f"| {ev.name} | " + " | ".join(_fmt(m[c]) if c in m else "–" for c in counts) + " |")
+            m = by_constraint_bin(ev)
+            lines.append(f"| {ev.name} | " + " | ".join(_cell(m[b]) if b in m else "–" for b in bins) + " |")
         types = sorted({t for ev in view.evals for t in by_trace_type(ev)})
         lines += [
             "",
@@ -397,12 +493,27 @@ def render_html(view: RunView, max_samples: int = 400) -> str:
             + _table(["evaluation", "n", "prompt-level %", "instruction-level %"], rows)
             + "</section>"
         )
+        comps = comparisons(view)
+        if comps:
+            from followkit.evaluate.compare import verdict_line
+
+            parts.append(
+                "<section><h2>Compared with the baseline (paired, same prompts)</h2>"
+                + _table(
+                    COMPARISON_HEADERS, [[esc(x) for x in comparison_row(b, e, c)] for b, e, c in comps], 2
+                )
+                + "<ul>"
+                + "".join(f"<li>{esc(verdict_line(e.name, c))}</li>" for _, e, c in comps)
+                + "</ul><p>Percentage points, strict; 95% paired-bootstrap intervals over prompts; "
+                "McNemar's exact test on prompt-level outcomes.</p></section>"
+            )
         img = plot_by_count(view)
-        counts = sorted({k for ev in view.evals for k in by_constraint_count(ev)})
+        bins = [b for b in COUNT_BINS if any(b in by_constraint_bin(ev) for ev in view.evals)]
+        counts = [f"k={b}" for b in bins]
         rows = []
         for ev in view.evals:
-            m = by_constraint_count(ev)
-            rows.append([esc(ev.name)] + [_fmt(m[c]) if c in m else "–" for c in counts])
+            m = by_constraint_bin(ev)
+            rows.append([esc(ev.name)] + [_cell(m[b]) if b in m else "–" for b in bins])
         parts.append(
             "<section><h2>Accuracy by number of constraints</h2>"
             + (
@@ -410,7 +521,7 @@ def render_html(view: RunView, max_samples: int = 400) -> str:
                 if img
                 else ""
             )
-            + _table(["evaluation"] + [f"k={c}" for c in counts], rows)
+            + _table(["evaluation", *counts], rows)
             + "</section>"
         )
         types = sorted({t for ev in view.evals for t in by_trace_type(ev)})
@@ -533,4 +644,8 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
         for ev in view.evals
     }
     write_json(rd / "report.json", summary)
-    return {"markdown": md, "html": page, "json": rd / "report.json"}
+    write_json(
+        rd / "comparison.json",
+        [{"model": e.name, "base": b.name, **c.to_dict()} for b, e, c in comparisons(view)],
+    )
+    return {"markdown": md, "html": page, "json": rd / "report.json", "comparison": rd / "comparison.json"}

@@ -52,3 +52,21 @@ def register(app: typer.Typer) -> None:
         for o in outcomes:
             table.add_row(o.name, o.status, f"{o.seconds:.1f}")
         console.print(table)
+        _print_comparisons(console, run_.run_dir)
+
+
+def _print_comparisons(console, run_dir) -> None:
+    """The run's paired comparisons with its baseline(s), as a table, when there are any."""
+    from rich.table import Table
+
+    from followkit.runreport import COMPARISON_HEADERS, comparison_row, comparisons, load_run
+
+    comps = comparisons(load_run(run_dir))
+    if not comps:
+        return
+    table = Table(title="compared with the baseline (paired, strict, percentage points)")
+    for col in COMPARISON_HEADERS:
+        table.add_column(col)
+    for b, e, c in comps:
+        table.add_row(*comparison_row(b, e, c))
+    console.print(table)

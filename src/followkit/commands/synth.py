@@ -218,7 +218,9 @@ def register(app: typer.Typer) -> None:
         judge: str = typer.Option(None, "--judge", help="Judge for judged constraints. " + ROLE_HELP),
         base_url: str = typer.Option(None, "--base-url", help="Server URL for openai:NAME roles."),
         y2: str = typer.Option(
-            None, "--y2", help="iopo: 'sample' y2 from the student (default) or 'repair' it by rules, offline."
+            None,
+            "--y2",
+            help="iopo: 'sample' y2 from the student (default) or 'repair' it by rules, offline.",
         ),
         n: int = typer.Option(None, "--n", help="iopo: y2 samples per x2 (default 4)."),
         temperature: float = typer.Option(None, "--temperature", help="iopo: y2 temperature (default 0.8)."),

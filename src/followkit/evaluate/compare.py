@@ -1,0 +1,78 @@
+"""Paired comparison of two evaluations of the same prompts (DESIGN 9b): `followkit compare`, the report.
+
+Samples are matched by id; only prompts both evaluations scored take part, and the count says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from followkit.errors import InputError
+from followkit.io import read_jsonl
+from followkit.stats import Comparison, PromptOutcome, paired_comparison
+
+N_BOOT = 10_000
+BOOT_SEED = 0
+
+
+def outcome(sample: dict[str, Any]) -> PromptOutcome | None:
+    """A sample's strict outcome (followed, constraints passed, constraints); None if it has no verdicts."""
+    verdicts = sample.get("verdicts")
+    strict = verdicts.get("strict") if isinstance(verdicts, dict) else sample.get("follow_instruction_list")
+    if not isinstance(strict, list) or not strict:
+        return None
+    passed = sum(1 for v in strict if v)
+    return PromptOutcome(passed == len(strict), passed, len(strict))
+
+
+def outcomes(samples: list[dict[str, Any]]) -> dict[str, PromptOutcome]:
+    """Outcomes by sample id (samples without rule verdicts are left out)."""
+    out = {}
+    for s in samples:
+        o = outcome(s)
+        if o is not None:
+            out[str(s.get("id", s.get("key")))] = o
+    return out
+
+
+def compare_outcomes(
+    base: dict[str, PromptOutcome],
+    other: dict[str, PromptOutcome],
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+) -> Comparison:
+    """The paired comparison on the prompts both sides scored (in base's order)."""
+    shared = [k for k in base if k in other and base[k].total == other[k].total]
+    if not shared:
+        raise InputError("the two evaluations share no scored prompt: nothing to compare")
+    return paired_comparison([base[k] for k in shared], [other[k] for k in shared], n_boot=n_boot, seed=seed)
+
+
+def load_outcomes(eval_dir: str | Path) -> dict[str, PromptOutcome]:
+    """Outcomes from an evaluation folder's samples.jsonl."""
+    path = Path(eval_dir) / "samples.jsonl"
+    if not path.is_file():
+        raise InputError(
+            "no samples.jsonl: not an evaluation folder (run `followkit eval` first)", path=str(path)
+        )
+    return outcomes(read_jsonl(path))
+
+
+def verdict_line(name: str, c: Comparison) -> str:
+    """One plain sentence: does `name` beat the base, and how sure is it."""
+    d = c.inst_diff
+    if d.lo > 0:
+        return (
+            f"{name} beats the base on instruction-level accuracy by {100 * d.diff:+.1f} points "
+            f"(95% CI {100 * d.lo:+.1f} to {100 * d.hi:+.1f}, {c.n_prompts} prompts)."
+        )
+    if d.hi < 0:
+        return (
+            f"{name} is worse than the base on instruction-level accuracy by {100 * -d.diff:.1f} points "
+            f"(95% CI {100 * d.lo:+.1f} to {100 * d.hi:+.1f}, {c.n_prompts} prompts)."
+        )
+    return (
+        f"{name} does not beat the base: the instruction-level difference {100 * d.diff:+.1f} points has a "
+        f"95% CI of {100 * d.lo:+.1f} to {100 * d.hi:+.1f}, which includes zero ({c.n_prompts} prompts)."
+    )
