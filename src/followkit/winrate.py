@@ -4,7 +4,11 @@ Input: two response files (followkit's Response rows `{id, messages, response, m
 samples.jsonl rows, or AlpacaEval rows `{instruction, output, generator}`), paired by id, or by
 prompt when a file has no ids. A judge model compares each pair twice, the model's response first
 and then second (position bias cancels in the average); a pair's preference p in [0, 1] is the
-mean over both orders (win 1, tie 0.5, loss 0). Outputs: win rate (mean p) with its standard error,
+mean over both orders (win 1, tie 0.5, loss 0). The judge prompt gets the TRACE judge's protection
+(followkit.judge): the instruction and each response sit in a tag holding a hash of their text, so
+none can close its block or forge another's; the judge writes a marker line (a hash of the three
+texts) before its verdict, and the verdict is the first [[...]] after that marker (without it, the
+last one once every quoted verdict-shaped line of the responses is removed). Outputs: win rate (mean p) with its standard error,
 discrete win rate, average lengths, and the length-controlled win rate.
 
 Length control (Dubois et al. 2024, AlpacaEval 2): a logistic GLM
@@ -162,17 +166,49 @@ def load_template(template: str | None = None) -> tuple[str, str]:
     return str(p), text
 
 
+def pair_tags(instruction: str, first: str, second: str) -> dict[str, str]:
+    """Delimiter names for one order's texts and the judge's verdict marker (hashes the texts cannot forge)."""
+    from followkit.judge import untrusted_tag
+
+    return {
+        "instruction_tag": untrusted_tag("instruction", instruction),
+        "tag_1": untrusted_tag("response-1", first),
+        "tag_2": untrusted_tag("response-2", second),
+        "verdict": untrusted_tag("verdict", instruction, first, second),
+    }
+
+
 def render_prompt(template: str, instruction: str, first: str, second: str) -> str:
     """The judge's user message for one order (placeholders filled in one pass)."""
     from followkit.judge import fill
 
-    return fill(template, {"instruction": instruction, "response_1": first, "response_2": second})
+    values = {"instruction": instruction, "response_1": first, "response_2": second}
+    return fill(template, {**values, **pair_tags(instruction, first, second)})
 
 
-def parse_winner(raw: str) -> str | None:
-    """'1', '2' or 'tie' from the judge's last [[...]] verdict; None if there is none."""
-    found = _VERDICT_RE.findall(raw or "")
-    return found[-1].lower() if found else None
+def parse_winner(
+    raw: str, instruction: str = "", first: str = "", second: str = "", marked: bool = True
+) -> str | None:
+    """'1', '2' or 'tie' from the judge's own verdict (see the module docstring); None if there is none.
+
+    `marked`: the template asked for the verdict marker line.
+    """
+    from followkit.judge import own_verdict_text
+
+    tags = pair_tags(instruction, first, second)
+    text, after_marker = own_verdict_text(
+        raw or "",
+        [instruction, first, second],
+        [tags["instruction_tag"], tags["tag_1"], tags["tag_2"]],
+        _VERDICT_RE,
+        tags["verdict"] if marked else None,
+    )
+    found = _VERDICT_RE.findall(text)
+    if not found:
+        return None
+    # After the marker the first verdict is the judge's own; later ones are quotes. Without it a
+    # judge may reconsider, and echoes are gone, so the last one counts.
+    return (found[0] if after_marker else found[-1]).lower()
 
 
 def _pref(winner: str | None, model_position: str) -> float | None:
@@ -332,6 +368,7 @@ def judge_pairs(
     from followkit.progress import stage_progress
 
     chats = []
+    marked = "{{verdict}}" in template
     for m, b in pairs:
         chats.append([{"role": "user", "content": render_prompt(template, m.prompt, m.response, b.response)}])
         chats.append([{"role": "user", "content": render_prompt(template, m.prompt, b.response, m.response)}])
@@ -341,10 +378,13 @@ def judge_pairs(
     records = []
     for i, (m, b) in enumerate(pairs):
         orders = []
-        for j, position in ((2 * i, "1"), (2 * i + 1, "2")):
+        for j, position, (first, second) in (
+            (2 * i, "1", (m.response, b.response)),
+            (2 * i + 1, "2", (b.response, m.response)),
+        ):
             c = comps[j]
             raw = c.texts[0] if c.ok and c.texts else ""
-            winner = parse_winner(raw) if c.ok else None
+            winner = parse_winner(raw, m.prompt, first, second, marked) if c.ok else None
             error = (
                 c.error
                 if not c.ok
