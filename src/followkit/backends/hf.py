@@ -14,6 +14,7 @@ same samples whatever else is in the call; the same float caveat applies.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,12 @@ def folder_fingerprint(path: Path, template: str | None) -> str:
             st = f.stat()
             h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
+
+
+def _kv_cache(out: Any) -> Any:
+    """The KV cache of a forward's output, under its new name (`cache`) or its old one."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
 
 
 class HFBackend(Backend):
@@ -113,6 +120,9 @@ class HFBackend(Backend):
         self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else next(iter(eos_ids))
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30)
         self._fingerprint = folder_fingerprint(self.path, self.tok.chat_template)
+        # transformers 5.24 renamed forward's `past_key_values` to `cache` (the old name warns).
+        forward = inspect.signature(self.model.forward).parameters
+        self._cache_kwarg = "cache" if "cache" in forward else "past_key_values"
 
     # -- prompts ---------------------------------------------------------------------------------
 
@@ -235,7 +245,7 @@ class HFBackend(Backend):
             out = self.model(
                 input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
             )
-            past = out.past_key_values
+            past = _kv_cache(out)
             last_pos = positions[:, -1]
             logits = out.logits[:, -1, :]
             for _step in range(max(max_new, 0)):
@@ -266,10 +276,10 @@ class HFBackend(Backend):
                     input_ids=nxt[:, None],
                     attention_mask=mask,
                     position_ids=last_pos[:, None],
-                    past_key_values=past,
                     use_cache=True,
+                    **{self._cache_kwarg: past},
                 )
-                past = out.past_key_values
+                past = _kv_cache(out)
                 logits = out.logits[:, -1, :]
         return [_cut_at_stop(self.tok.decode(g, skip_special_tokens=True), params.stop) for g in generated]
 
