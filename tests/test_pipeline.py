@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from followkit.errors import InputError
+from followkit.errors import FollowkitError, InputError
 from followkit.pipeline import load_pipeline, run_pipeline
 
 ROWS = [
@@ -187,3 +187,50 @@ def test_kill_during_training_then_rerun_skips_finished(tmp_path: Path) -> None:
     assert _statuses(run_dir) == {"verify": "skipped", "train": "done"}
     assert record.stat().st_mtime == mtime
     assert (run_dir / "t" / "merged").exists()
+
+
+_TIMED = (
+    "import json, sys, time; t0 = time.time(); time.sleep(1.0); "
+    "open(sys.argv[2], 'w').write(json.dumps([t0, time.time()]))"
+)
+
+
+def test_independent_stages_run_side_by_side_and_dependents_wait(tmp_path: Path) -> None:
+    from followkit.pipeline import dependencies
+
+    stage = lambda name, out, inputs=(): {  # noqa: E731
+        "name": name,
+        "args": [out],
+        "inputs": list(inputs),
+        "outputs": [out],
+        "launcher": [sys.executable, "-c", _TIMED],
+    }
+    run_dir = tmp_path / "run"
+    a, b, c = (str(run_dir / f"{x}.json") for x in "abc")
+    pipe = _write_pipeline(tmp_path, [stage("a", a), stage("b", b), stage("c", c, [a, b])])
+    pipe_run = load_pipeline(str(pipe), [], str(run_dir))
+    assert dependencies(pipe_run.spec.stages) == {"a": set(), "b": set(), "c": {"a", "b"}}
+    run_pipeline(pipe_run, log=lambda m: None, jobs=2)
+    (a0, a1), (b0, b1), (c0, _) = (json.loads(Path(x).read_text()) for x in (a, b, c))
+    assert a0 < b1 and b0 < a1  # a and b overlapped
+    assert c0 >= max(a1, b1)  # c waited for both
+    assert (run_dir / "logs" / "a.log").exists()  # side by side, each stage logs to its own file
+    assert _statuses(run_dir) == {"a": "done", "b": "done", "c": "done"}
+
+
+def test_a_failed_stage_stops_its_dependents_but_not_its_neighbours(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    ok = str(run_dir / "ok.json")
+    pipe = _write_pipeline(
+        tmp_path,
+        [
+            {"name": "bad", "args": ["verify", str(tmp_path / "missing.jsonl"), "--out", "${run}/v"],
+             "outputs": ["${run}/v/results.json"]},
+            {"name": "good", "args": [ok], "outputs": [ok], "launcher": [sys.executable, "-c", _TIMED]},
+            {"name": "after_bad", "args": ["verify", "x"], "inputs": ["${run}/v/results.json"], "outputs": ["y"]},
+        ],
+    )  # fmt: skip
+    with pytest.raises(FollowkitError, match="stage 'bad' failed"):
+        run_pipeline(load_pipeline(str(pipe), [], str(run_dir)), log=lambda m: None, jobs=2)
+    assert _statuses(run_dir) == {"bad": "failed", "good": "done"}
+    assert Path(ok).exists()

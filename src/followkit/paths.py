@@ -41,4 +41,5 @@ def set_default_threads() -> int:
     if "OMP_NUM_THREADS" not in os.environ:
         n = max(1, int((os.cpu_count() or 1) * DEFAULT_THREADS_FRACTION))
         os.environ["OMP_NUM_THREADS"] = str(n)
+        os.environ["FOLLOWKIT_THREADS_DEFAULTED"] = "1"  # ours, not the user's: `run` may re-share it
     return int(os.environ["OMP_NUM_THREADS"])

@@ -6,6 +6,11 @@ the `outputs` it must leave behind. A stage is skipped when its record in RUN/.p
 holds the same hash of (args, input file hashes) and its outputs exist, so a rerun after a crash or a
 config change redoes only what changed. Stages run as subprocesses: a stage that dies (or is killed)
 leaves no record and is redone, and memory from training is returned before evaluation starts.
+
+Stages whose inputs do not depend on each other run side by side (`jobs`, default: one per CPU up
+to MAX_AUTO_JOBS), each with an equal share of the CPUs as its torch threads: on a small CPU
+machine, two one-thread processes do more than one two-thread process, and never oversubscribe.
+A stage depends on every earlier stage whose outputs it reads (or that it names in `after`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class StageSpec(BaseModel):
     # A command prefix that runs the followkit module, e.g. [accelerate, launch, --config_file, z3.yaml, -m]
     # for multi-GPU training; the stage then runs `<launcher> followkit.cli <args>`.
     launcher: list[str] = Field(default_factory=list)
+    after: list[str] = Field(default_factory=list, description="stages that must finish first")
 
 
 class PipelineSpec(BaseModel):
@@ -53,6 +59,7 @@ class PipelineSpec(BaseModel):
     name: str = "pipeline"
     description: str = ""
     vars: dict[str, Any] = Field(default_factory=dict)
+    jobs: int | str = Field(1, description="stages run at once: a number, or 'auto' (one per CPU, at most 4)")
     stages: list[StageSpec]
 
 
@@ -101,6 +108,15 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise InputError(f"duplicate stage names: {', '.join(sorted(dup))}", path=str(path), field="stages")
+    for i, s in enumerate(spec.stages):
+        for a in s.after:
+            if a not in names[:i]:
+                raise InputError(
+                    f"stage '{s.name}' runs after '{a}', which is not an earlier stage",
+                    path=str(path),
+                    field="after",
+                )
+    resolve_jobs(spec.jobs, str(path))
     rd = Path(run_dir or spec.vars.get("run", f"runs/{spec.name}"))
     variables = {k: str(v) for k, v in spec.vars.items()}
     variables["run"] = str(rd)
@@ -114,6 +130,7 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
                     inputs=[_subst(a, variables, path, s.name) for a in s.inputs],
                     outputs=[_subst(a, variables, path, s.name) for a in s.outputs],
                     launcher=[_subst(a, variables, path, s.name) for a in s.launcher],
+                    after=s.after,
                 )
                 for s in spec.stages
             ],
@@ -168,46 +185,149 @@ def is_fresh(run: PipelineRun, stage: StageSpec) -> bool:
     return saved.get("hash") == stage_hash(stage) and all(Path(o).exists() for o in stage.outputs)
 
 
+MAX_AUTO_JOBS = 4
+
+
+def resolve_jobs(jobs: int | str, where: str | None = None) -> int:
+    """The number of stages run at once: a positive number, or 'auto' (CPUs, at most MAX_AUTO_JOBS)."""
+    if jobs == "auto":
+        return max(1, min(os.cpu_count() or 1, MAX_AUTO_JOBS))
+    if isinstance(jobs, int) and jobs >= 1:
+        return jobs
+    raise InputError(f"jobs must be a positive number or 'auto', not {jobs!r}", path=where, field="jobs")
+
+
+def _under(path: str, root: str) -> bool:
+    p, r = Path(path), Path(root)
+    return p == r or r in p.parents
+
+
+def dependencies(stages: list[StageSpec]) -> dict[str, set[str]]:
+    """For each stage, the earlier stages it waits for: producers of its inputs, and its `after`."""
+    deps: dict[str, set[str]] = {}
+    for i, st in enumerate(stages):
+        need = set(st.after)
+        for prev in stages[:i]:
+            if any(_under(inp, out) or _under(out, inp) for inp in st.inputs for out in prev.outputs):
+                need.add(prev.name)
+        deps[st.name] = need
+    return deps
+
+
+def stage_threads(jobs: int) -> str | None:
+    """OMP threads for each stage when `jobs` run at once; None keeps a user's own OMP_NUM_THREADS."""
+    if os.environ.get("FOLLOWKIT_THREADS_DEFAULTED") != "1" and "OMP_NUM_THREADS" in os.environ:
+        return None
+    return str(max(1, (os.cpu_count() or 1) // jobs))
+
+
+@dataclass
+class _Running:
+    stage: StageSpec
+    proc: subprocess.Popen
+    start: float
+    log_path: Path | None
+
+
 def run_pipeline(
-    run: PipelineRun, only: list[str] | None = None, force: bool = False, log=print
+    run: PipelineRun,
+    only: list[str] | None = None,
+    force: bool = False,
+    log=print,
+    jobs: int | None = None,
 ) -> list[StageOutcome]:
-    """Run each stage in order, skipping fresh ones; stop at the first failure."""
+    """Run the stages, independent ones side by side, skipping fresh ones; stop at the first failure."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run.run_dir / "pipeline.json", {"source": run.source, **run.spec.model_dump()})
-    for stage in run.spec.stages:
-        if only and stage.name not in only:
+    n_jobs = jobs or resolve_jobs(run.spec.jobs)
+    deps = dependencies(run.spec.stages)
+    threads = stage_threads(n_jobs)
+    pending = [s for s in run.spec.stages if not only or s.name in only]
+    finished: set[str] = {s.name for s in run.spec.stages if only and s.name not in only}
+    running: list[_Running] = []
+    failed: list[str] = []
+    while pending or running:
+        # start what is ready, in file order, while there is room and nothing has failed
+        for stage in list(pending):
+            if failed or len(running) >= n_jobs:
+                break
+            if not deps[stage.name] <= finished:
+                continue
+            pending.remove(stage)
+            if not force and is_fresh(run, stage):
+                run.outcomes.append(
+                    StageOutcome(stage.name, "skipped", detail="inputs and arguments unchanged")
+                )
+                log(f"[skip] {stage.name}: unchanged")
+                finished.add(stage.name)
+                continue
+            running.append(_start(run, stage, n_jobs, threads, log))
+        if failed and not running:
+            break
+        if not running:
+            if pending:  # nothing can start: only possible after a failure upstream
+                break
             continue
-        if not force and is_fresh(run, stage):
-            run.outcomes.append(StageOutcome(stage.name, "skipped", detail="inputs and arguments unchanged"))
-            log(f"[skip] {stage.name}: unchanged")
-            continue
-        log(f"[run ] {stage.name}: followkit {' '.join(stage.args)}")
-        t0 = time.time()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        prefix = stage.launcher or [sys.executable, "-m"]
-        proc = subprocess.run([*prefix, "followkit.cli", *stage.args], env=env)
-        dt = time.time() - t0
-        missing = [o for o in stage.outputs if not Path(o).exists()]
-        if proc.returncode != 0 or missing:
-            why = (
-                f"exit code {proc.returncode}"
-                if proc.returncode
-                else f"missing outputs: {', '.join(missing)}"
-            )
-            run.outcomes.append(StageOutcome(stage.name, "failed", dt, why))
-            _write_summary(run)
-            raise FollowkitError(
-                f"stage '{stage.name}' failed ({why}); fix it and rerun: finished stages are kept"
-            )
-        # The record is written only after success: a killed stage has none and is redone.
-        write_json(
-            _record_path(run, stage),
-            {"stage": stage.name, "hash": stage_hash(stage), "args": stage.args, "seconds": round(dt, 2)},
-        )
-        run.outcomes.append(StageOutcome(stage.name, "done", dt))
-        log(f"[done] {stage.name} in {dt:.1f}s")
+        time.sleep(0.2)
+        for r in list(running):
+            if r.proc.poll() is None:
+                continue
+            running.remove(r)
+            if _finish(run, r, log):
+                finished.add(r.stage.name)
+            else:
+                failed.append(r.stage.name)
+    order = {s.name: i for i, s in enumerate(run.spec.stages)}
+    run.outcomes.sort(key=lambda o: order.get(o.name, len(order)))
     _write_summary(run)
+    if failed:
+        bad = next(o for o in run.outcomes if o.name == failed[0])
+        raise FollowkitError(
+            f"stage '{bad.name}' failed ({bad.detail}); fix it and rerun: finished stages are kept"
+        )
     return run.outcomes
+
+
+def _start(run: PipelineRun, stage: StageSpec, n_jobs: int, threads: str | None, log) -> _Running:
+    log(f"[run ] {stage.name}: followkit {' '.join(stage.args)}")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = threads
+    prefix = stage.launcher or [sys.executable, "-m"]
+    cmd = [*prefix, "followkit.cli", *stage.args]
+    if n_jobs == 1:
+        return _Running(stage, subprocess.Popen(cmd, env=env), time.time(), None)
+    # Side by side, each stage writes to its own log: interleaved progress bars read as noise.
+    log_path = run.run_dir / "logs" / f"{stage.name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as fh:
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    return _Running(stage, proc, time.time(), log_path)
+
+
+def _finish(run: PipelineRun, r: _Running, log) -> bool:
+    """Record a finished stage; True on success."""
+    stage, dt = r.stage, time.time() - r.start
+    missing = [o for o in stage.outputs if not Path(o).exists()]
+    rc = r.proc.returncode
+    if rc != 0 or missing:
+        why = f"exit code {rc}" if rc else f"missing outputs: {', '.join(missing)}"
+        run.outcomes.append(StageOutcome(stage.name, "failed", dt, why))
+        log(f"[fail] {stage.name}: {why}")
+        if r.log_path is not None and r.log_path.exists():
+            tail = r.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+            for line in tail:
+                log(f"       {line}")
+            log(f"       (whole log: {r.log_path})")
+        return False
+    # The record is written only after success: a killed stage has none and is redone.
+    write_json(
+        _record_path(run, stage),
+        {"stage": stage.name, "hash": stage_hash(stage), "args": stage.args, "seconds": round(dt, 2)},
+    )
+    run.outcomes.append(StageOutcome(stage.name, "done", dt))
+    log(f"[done] {stage.name} in {dt:.1f}s")
+    return True
 
 
 def _write_summary(run: PipelineRun) -> None:

@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
         out: str = typer.Option(None, "--out", help="Run folder (default: runs/<pipeline name>)."),
         only: list[str] = typer.Option(None, "--only", help="Run only these stages (repeatable)."),
         force: bool = typer.Option(False, "--force", help="Redo every stage even when unchanged."),
+        jobs: str = typer.Option(
+            None, "--jobs", "-j", help="Stages run at once: N or 'auto' (default: the pipeline's `jobs`)."
+        ),
         dry_run: bool = typer.Option(
             False, "--dry-run", help="Print the resolved stages and whether each is fresh."
         ),
@@ -27,7 +30,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from followkit.pipeline import is_fresh, load_pipeline, run_pipeline
+        from followkit.pipeline import dependencies, is_fresh, load_pipeline, resolve_jobs, run_pipeline
 
         console = Console()
         run_ = load_pipeline(pipeline, overrides or [], out)
@@ -35,9 +38,16 @@ def register(app: typer.Typer) -> None:
             table = Table(title=f"pipeline {run_.spec.name} -> {run_.run_dir}")
             table.add_column("stage")
             table.add_column("fresh")
+            table.add_column("after")
             table.add_column("command")
+            deps = dependencies(run_.spec.stages)
             for s in run_.spec.stages:
-                table.add_row(s.name, "yes" if is_fresh(run_, s) else "no", "followkit " + " ".join(s.args))
+                table.add_row(
+                    s.name,
+                    "yes" if is_fresh(run_, s) else "no",
+                    ", ".join(sorted(deps[s.name])),
+                    "followkit " + " ".join(s.args),
+                )
             console.print(table)
             return
         outcomes = run_pipeline(
@@ -45,6 +55,7 @@ def register(app: typer.Typer) -> None:
             only=only or None,
             force=force,
             log=lambda m: console.print(m, highlight=False, markup=False),
+            jobs=None if jobs is None else resolve_jobs(int(jobs) if jobs.isdigit() else jobs),
         )
         table = Table(title=f"pipeline {run_.spec.name}: {run_.run_dir}")
         for col in ("stage", "status", "seconds"):
