@@ -63,12 +63,22 @@ def test_perfect_and_plain_responders():
     samples, m = _score(bench, items, lambda ev: ev.meta["kcif_item"]["answer"])
     assert m["distractor_exact_match"].value == 1.0
     assert m["knowledge_accuracy"].value == 1.0
-    assert m["exact_match"].value < 0.2  # print_answer is the one type it gets right
+    # print_answer is the one type it gets right, and KCIF scores it apart from EM, IC and KTS
+    assert m["exact_match"].value == 0.0 and m["ic_score"].value == 0.0
+    assert m["print_answer_exact_match"].value == 1.0
+    assert 0 < m["exact_match_strict"].value < 0.2  # the strict reading counts it in
     wrong = [s for s in samples if not s["correct"]]
     assert wrong and all(s["error_type"] == "instruction" for s in wrong)
-    assert all(0 < m[k].stderr < 1 for k in ("exact_match", "ic_score", "kts_score", "average"))
+    assert all(0 < m[k].stderr < 1 for k in ("exact_match_strict", "ic_score_strict", "kts_score_strict"))
     tables = bench.breakdowns(samples)
     assert tables["exact match by instruction"]["answer_format:print_answer"]["exact_match"].value == 1.0
+    by_cat = tables["exact match by instruction category"]
+    assert by_cat["print_correct_answer"]["exact_match"].value == 1.0
+    assert by_cat["Operations on List (Conditional)"]["exact_match"].value == 0.0
+    assert (
+        tables["exact match by instruction category (strict reading)"]["answer_format"]["exact_match"].value
+        > 0
+    )
     assert set(tables["by language"]) == {"en", "zh"}
     # counted skips: numeric instructions do not apply to text answers
     skips = tables["items an instruction does not apply to (counted skips)"]

@@ -55,12 +55,13 @@ CASES = [
     ("answer_format:print_label", ZH, "B"),
     ("string:uppercase", DC, "WASHINGTON, D.C."),
     ("string:capitalize", DC, "Washington, d.c."),
-    ("string:alternate_case", DC, "WaShInGtOn, D.c."),
+    ("string:alternate_case", DC, "WaShInGtOn, D.C."),  # every character counts, as in KCIF
     ("string:reverse", DC, ".C.D ,notgnihsaW"),
     ("string:reverse", ZH, "京北"),
     ("string:reverse", NUM, "0521"),
-    ("string:reverse_alternate_case", DC, ".C.d ,NoTgNiHsAw"),
-    ("numeric:in_words", NUM, "one thousand two hundred fifty"),
+    ("string:reverse_alternate_case", DC, ".c.d ,NoTgNiHsAw"),
+    ("numeric:in_words", NUM, "one thousand, two hundred and fifty"),  # num2words' style, as KCIF
+    ("numeric:in_words", KCIFItem("d", "q", ("12.5", "7"), "12.5", "arithmetic"), "twelve point five"),
     ("numeric:in_words", ZH_NUM, "一万零五"),
     ("numeric:thousands", NUM, "1,250"),
     ("numeric:thousands", ZH_NUM, "10,005"),
@@ -93,7 +94,9 @@ NOT_APPLICABLE = [
     ("numeric:increment_incorrect", ZH),
     ("numeric:thousands", DOLLAR),  # 4.50 has no thousands; the output would score like the answer
     ("numeric:two_decimals", DOLLAR),  # already two decimals
-    ("numeric:in_words", DOLLAR),  # not an integer
+    ("numeric:in_words", DOLLAR),  # currency is left as it is (KCIF's instruction text)
+    ("numeric:in_words", KCIFItem("d", "q", ("$5", "$7"), "$5", "arithmetic")),
+    ("numeric:in_words", KCIFItem("zd", "q", ("2.5", "3"), "2.5", "arithmetic", language="zh")),
     ("string:uppercase", NUM),
     ("string:uppercase", ZH),  # no letters: case instructions do not apply to Chinese text
     ("string:capitalize", ZH),
@@ -137,9 +140,12 @@ def test_append_string_uses_the_string_it_renders():
     assert ins.suffix(DC) == ins.suffix(DC)  # stable across calls (no RNG)
 
 
-def test_case_helpers_count_letters_only():
-    assert K.alternate_case("ab cd-ef") == "Ab Cd-Ef"
-    assert K.alternate_case("H2O") == "H2o"
+def test_case_helpers():
+    # KCIF's alternate case counts every character: upper at even positions, lower at odd ones
+    assert K.alternate_case("ab cd-ef") == "Ab cD-Ef"
+    assert K.alternate_case("H2O") == "H2O"
+    assert K.alternate_case("New York") == "NeW YoRk"
+    assert K.alternate_case("HELLO") == "HeLlO"
     assert K.capitalize_first("(new york)") == "(New york)"
     assert K.alternate_case("北京") == "北京"
 
@@ -147,9 +153,21 @@ def test_case_helpers_count_letters_only():
 def test_numbers_in_words():
     assert words_en(0) == "zero"
     assert words_en(-4) == "minus four"
-    assert words_en(342) == "three hundred forty-two"
-    assert words_en(1_000_001) == "one million one"
-    assert words_en(2_040_300) == "two million forty thousand three hundred"
+    # num2words' English, which KCIF calls: 'and' before a last part under a hundred, commas between
+    assert words_en(32) == "thirty-two"
+    assert words_en(100) == "one hundred"
+    assert words_en(105) == "one hundred and five"
+    assert words_en(342) == "three hundred and forty-two"
+    assert words_en(1001) == "one thousand and one"
+    assert words_en(1100) == "one thousand, one hundred"
+    assert words_en(1234) == "one thousand, two hundred and thirty-four"
+    assert words_en(1_000_001) == "one million and one"
+    assert words_en(2_040_300) == "two million, forty thousand, three hundred"
+    assert words_en(1_234_005) == "one million, two hundred and thirty-four thousand and five"
+    assert words_en(Decimal("27.675")) == "twenty-seven point six seven five"
+    assert words_en(Decimal("12.50")) == "twelve point five"  # the float's digits: no trailing zero
+    assert words_en(Decimal("-0.5")) == "minus zero point five"
+    assert words_en(Decimal("7.0")) == "seven"
     assert words_zh(15) == "十五"
     assert words_zh(110) == "一百一十"
     assert words_zh(1005) == "一千零五"
@@ -170,6 +188,31 @@ def test_number_parsing_and_formatting():
     assert format_like("-1", Decimal(0)) == "0"
     assert format_like("2.50", Decimal("3.50")) == "3.50"
     assert format_like("-5", Decimal(-4)) == "-4"
+
+
+def test_words_agree_with_num2words_where_installed():
+    num2words = pytest.importorskip("num2words").num2words
+    for n in (
+        0,
+        7,
+        19,
+        32,
+        100,
+        105,
+        342,
+        999,
+        1001,
+        1100,
+        1234,
+        20_000,
+        1_000_001,
+        2_040_300,
+        1_234_005,
+        -4,
+    ):
+        assert words_en(n) == num2words(n), n
+    for text in ("3.5", "27.675", "0.25", "-3.5", "12.50"):
+        assert words_en(Decimal(text)) == num2words(text), text
 
 
 def test_item_value_field_makes_a_text_answer_numeric():

@@ -82,6 +82,36 @@ DEVIATIONS: list[Deviation] = [
         "N must be >= 1",
         _IFB + "POSITIVE_INDEX_KWARGS",
     ),
+    # --- KCIF, both modes (followkit's choices; the strict reading is reported as *_strict) -----
+    Deviation(
+        "kcif",
+        "string:capitalize, numeric:thousands, numeric:scientific",
+        "no such instructions (KCIF's capitalize_correct_answer upper-cases: string:uppercase here)",
+        "extra instructions, scored in the closest KCIF category (String Manipulation, Format Correct Answer)",
+        "followkit.kcif.instructions.EXTRAS_GROUPED",
+    ),
+    Deviation(
+        "kcif",
+        "numeric:in_words",
+        "num2words on the option text: '1,234' raises and the answer is left as it is",
+        "the option's parsed value in words ('one thousand, two hundred and thirty-four'); "
+        "Chinese items in Chinese numerals",
+        "followkit.kcif.numbers.WORDS_FROM_VALUE",
+    ),
+    Deviation(
+        "kcif",
+        "plain question (knowledge_accuracy)",
+        "print_correct_answer matches the option's text only",
+        "the option's label also counts",
+        _KCIF + "PLAIN_ACCEPTS_LABEL",
+    ),
+    Deviation(
+        "kcif",
+        "error classes",
+        "reasoning / instruction-following / unclassified, by candidate sets with a Levenshtein tolerance",
+        "knowledge / instruction / other, by exact match with operations on the options",
+        _KCIF + "ERROR_CLASSES_BY_OPERATION",
+    ),
     # --- IFBench, --semantics corrected --------------------------------------------------------
     Deviation(
         "ifbench",
@@ -198,7 +228,10 @@ def render_markdown() -> str:
         "",
     ]
     for when, title in (
-        ("always", "In both modes (the reference is random, needs a download, or crashes)"),
+        (
+            "always",
+            "In both modes (the reference is random, needs a download or crashes, or followkit extends it)",
+        ),
         ("corrected", "Only with `--semantics corrected`"),
     ):
         lines += [

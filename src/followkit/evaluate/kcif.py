@@ -15,7 +15,7 @@ from followkit.backends.base import Backend
 from followkit.evaluate.base import Benchmark, EvalItem, Metric, mean_metric
 from followkit.kcif.instructions import INSTRUCTIONS, KCIFInstruction, build_prompt
 from followkit.kcif.items import KCIFItem, item_from_record, resolve_items
-from followkit.kcif.normalize import normalize
+from followkit.kcif.normalize import normalize, parse_response, postprocess
 from followkit.kcif.scoring import classify_error, expected_output, is_correct_loose, kcif_metrics
 
 INSTRUCTIONS_PER_ITEM = 2
@@ -92,6 +92,7 @@ class KCIFBenchmark(Benchmark):
             iid = ev.meta["instruction"]
             ins = INSTRUCTIONS[iid] if iid is not None else None
             error = classify_error(item, ins, response)
+            error_strict = classify_error(item, ins, response, strict=True)
             expected = expected_output(item, ins)
             out.append(
                 {
@@ -100,14 +101,20 @@ class KCIFBenchmark(Benchmark):
                     "task": item.task,
                     "language": item.language,
                     "instruction": iid,
-                    "category": ins.category if ins is not None else None,
+                    "category": ins.group if ins is not None else None,  # KCIF's category
+                    "category_strict": ins.category if ins is not None else None,
                     "distractor": bool(ins is not None and ins.distractor),
                     "expected": expected,
-                    "normalized_response": normalize(response),
-                    "normalized_expected": normalize(expected),
+                    # KCIF's reading of both sides (the match also ignores whitespace)
+                    "normalized_response": parse_response(response),
+                    "normalized_expected": postprocess(expected),
+                    "normalized_response_strict": normalize(response),
+                    "normalized_expected_strict": normalize(expected),
                     "correct": error is None,
+                    "correct_strict": error_strict is None,
                     "correct_loose": is_correct_loose(item, ins, response),
                     "error_type": error,  # not "error": the runner reads that as a failed scoring
+                    "error_type_strict": error_strict,
                     **({"not_applicable": ev.meta["not_applicable"]} if "not_applicable" in ev.meta else {}),
                 }
             )
@@ -127,16 +134,14 @@ class KCIFBenchmark(Benchmark):
     def breakdowns(self, samples: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Metric]]]:
         """Exact match by instruction category, knowledge task, instruction and language; error types."""
         m = kcif_metrics(samples)
-        tables: dict[str, dict[str, dict[str, Metric]]] = {
-            "exact match by instruction category": {},
-            "exact match by knowledge task": {},
-            "exact match by instruction": {},
-        }
         names = {
             "category": "by instruction category",
             "task": "by knowledge task",
             "instruction": "by instruction",
+            "category_strict": "by instruction category (strict reading)",
+            "task_strict": "by knowledge task (strict reading)",
         }
+        tables: dict[str, dict[str, dict[str, Metric]]] = {f"exact match {v}": {} for v in names.values()}
         for key, metric in m.items():
             prefix, sep, rest = key.partition("/")
             if sep:

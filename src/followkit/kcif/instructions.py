@@ -48,6 +48,22 @@ PLAIN_ASK = {
 }
 
 
+STRING = "String Manipulation"
+FORMAT = "Format Correct Answer"
+NUMERIC = "Numeric Manipulation"
+LIST_CONDITIONAL = "Operations on List (Conditional)"
+LIST = "Operations on List"
+PRINT_ANSWER = "print_correct_answer"
+PRINT_LABEL = "print_correct_answer_label"
+
+EXTRAS_GROUPED = MappingProxyType(
+    {"string:capitalize": STRING, "numeric:thousands": FORMAT, "numeric:scientific": FORMAT}
+)
+"""Policy: instructions followkit adds to KCIF's set are scored in the KCIF category closest in
+kind. (KCIF's own 'capitalize_correct_answer' upper-cases the whole answer: that is
+string:uppercase here; string:capitalize, first letter only, is followkit's.)"""
+
+
 class NotApplicable(FollowkitError):
     """An instruction asked for the expected output of an item it does not apply to."""
 
@@ -57,15 +73,11 @@ def _has_letters(text: str) -> bool:
 
 
 def alternate_case(text: str) -> str:
-    """Letters alternate upper/lower starting with upper; other characters are kept and not counted."""
-    out, upper = [], True
-    for c in text:
-        if c.upper() != c.lower():
-            out.append(c.upper() if upper else c.lower())
-            upper = not upper
-        else:
-            out.append(c)
-    return "".join(out)
+    """KCIF's alternate case: characters at even positions upper-cased, at odd positions lower-cased.
+
+    Every character counts, spaces and punctuation too: 'ab cd' -> 'Ab cD'.
+    """
+    return "".join(c.lower() if i % 2 else c.upper() for i, c in enumerate(text))
 
 
 def capitalize_first(text: str) -> str:
@@ -105,7 +117,8 @@ class KCIFInstruction(ABC):
     """One KCIF instruction type."""
 
     id: ClassVar[str]
-    category: ClassVar[str]  # answer_format | string | numeric | list | distractor
+    category: ClassVar[str]  # answer_format | string | numeric | list | distractor (the strict reading)
+    group: ClassVar[str]  # KCIF's category (KCIF_CATEGORIES, PRINT_GROUPS, or "distractor")
     depends_on: ClassVar[str] = "answer"  # answer | incorrect | options: what a knowledge error changes
     distractor: ClassVar[bool] = False
 
@@ -153,6 +166,7 @@ class KCIFInstruction(ABC):
 class PrintAnswer(KCIFInstruction):
     id = "answer_format:print_answer"
     category = "answer_format"
+    group = PRINT_ANSWER
 
     def operation(self, item: KCIFItem) -> str:
         return item.answer
@@ -169,6 +183,7 @@ class PrintAnswer(KCIFInstruction):
 class PrintLabel(KCIFInstruction):
     id = "answer_format:print_label"
     category = "answer_format"
+    group = PRINT_LABEL
 
     def operation(self, item: KCIFItem) -> str:
         return item.label
@@ -182,6 +197,7 @@ class PrintLabel(KCIFInstruction):
 class AppendString(KCIFInstruction):
     id = "answer_format:append_string"
     category = "answer_format"
+    group = FORMAT
 
     def suffix(self, item: KCIFItem) -> str:
         """The string this item's prompt asks to append."""
@@ -203,6 +219,7 @@ class AppendString(KCIFInstruction):
 class Uppercase(KCIFInstruction):
     id = "string:uppercase"
     category = "string"
+    group = STRING
 
     def operation(self, item: KCIFItem) -> str | None:
         return item.answer.upper() if _has_letters(item.answer) else None
@@ -216,6 +233,7 @@ class Uppercase(KCIFInstruction):
 class Capitalize(KCIFInstruction):
     id = "string:capitalize"
     category = "string"
+    group = STRING
 
     def operation(self, item: KCIFItem) -> str | None:
         return capitalize_first(item.answer) if _has_letters(item.answer) else None
@@ -229,22 +247,25 @@ class Capitalize(KCIFInstruction):
 class AlternateCase(KCIFInstruction):
     id = "string:alternate_case"
     category = "string"
+    group = STRING
 
     def operation(self, item: KCIFItem) -> str | None:
         return alternate_case(item.answer) if _has_letters(item.answer) else None
 
     def render(self, item: KCIFItem, lang: str = "en") -> str:
         if lang == "zh":
-            return "输出正确选项的内容，字母大小写交替，第一个字母大写（只数字母，其他字符保持不变）。"
+            return "输出正确选项的内容，大小写交替：第一个字符大写，之后的字符小写、大写交替（空格和标点也算一个字符）。"
         return (
-            "Print the text of the correct option with its letters alternating between uppercase and "
-            "lowercase, starting with uppercase (count letters only; keep every other character as it is)."
+            "Print the text of the correct option in alternate case: the first character in uppercase, "
+            "then the following characters alternating between lowercase and uppercase (spaces and "
+            "punctuation count as characters)."
         )
 
 
 class Reverse(KCIFInstruction):
     id = "string:reverse"
     category = "string"
+    group = STRING
 
     def operation(self, item: KCIFItem) -> str | None:
         return item.answer[::-1] if len(item.answer) > 1 else None
@@ -258,6 +279,7 @@ class Reverse(KCIFInstruction):
 class ReverseAlternateCase(KCIFInstruction):
     id = "string:reverse_alternate_case"
     category = "string"
+    group = STRING
 
     def operation(self, item: KCIFItem) -> str | None:
         if len(item.answer) < 2 or not _has_letters(item.answer):
@@ -266,10 +288,10 @@ class ReverseAlternateCase(KCIFInstruction):
 
     def render(self, item: KCIFItem, lang: str = "en") -> str:
         if lang == "zh":
-            return "把正确选项的内容按字符倒序，然后让字母大小写交替，倒序后的第一个字母大写（只数字母）。"
+            return "把正确选项的内容按字符倒序，然后大小写交替：第一个字符大写，之后小写、大写交替（空格和标点也算一个字符）。"
         return (
-            "Reverse the text of the correct option character by character, then make its letters "
-            "alternate between uppercase and lowercase, starting with uppercase (count letters only)."
+            "Reverse the text of the correct option character by character, then print it in alternate "
+            "case starting with uppercase (spaces and punctuation count as characters)."
         )
 
 
@@ -279,22 +301,33 @@ class ReverseAlternateCase(KCIFInstruction):
 class NumberInWords(KCIFInstruction):
     id = "numeric:in_words"
     category = "numeric"
+    group = FORMAT
 
     def operation(self, item: KCIFItem) -> str | None:
         v = item.numeric_value
-        if v is None or not is_integer(v) or abs(v) >= WORDS_LIMIT:
+        # KCIF's instruction leaves currency as it is ("a numeric value with no additional text").
+        if v is None or "$" in item.answer or abs(v) >= WORDS_LIMIT:
             return None
-        return words_zh(int(v)) if item.language == "zh" else words_en(int(v))
+        if item.language == "zh":
+            return words_zh(int(v)) if is_integer(v) else None
+        try:
+            return words_en(v)
+        except ValueError:  # more decimals than a float's repr writes plainly
+            return None
 
     def render(self, item: KCIFItem, lang: str = "en") -> str:
         if lang == "zh":
             return "用中文数字写出正确答案（例如 342 写作“三百四十二”，2000 写作“二千”，用“二”而不是“两”）。"
-        return "Write the correct answer in English words, for example 342 as \"three hundred forty-two\" (no 'and')."
+        return (
+            "Write the correct answer in English words, for example 1342 as "
+            '"one thousand, three hundred and forty-two" and 2.5 as "two point five".'
+        )
 
 
 class Thousands(KCIFInstruction):
     id = "numeric:thousands"
     category = "numeric"
+    group = FORMAT
 
     def operation(self, item: KCIFItem) -> str | None:
         v = item.numeric_value
@@ -312,6 +345,7 @@ class Thousands(KCIFInstruction):
 class TwoDecimals(KCIFInstruction):
     id = "numeric:two_decimals"
     category = "numeric"
+    group = FORMAT
 
     def operation(self, item: KCIFItem) -> str | None:
         v = item.numeric_value
@@ -326,6 +360,7 @@ class TwoDecimals(KCIFInstruction):
 class Scientific(KCIFInstruction):
     id = "numeric:scientific"
     category = "numeric"
+    group = FORMAT
 
     def operation(self, item: KCIFItem) -> str | None:
         v = item.numeric_value
@@ -340,6 +375,7 @@ class Scientific(KCIFInstruction):
 class IncrementCorrect(KCIFInstruction):
     id = "numeric:increment_correct"
     category = "numeric"
+    group = NUMERIC
 
     def operation(self, item: KCIFItem) -> str | None:
         v = item.numeric_value
@@ -354,6 +390,7 @@ class IncrementCorrect(KCIFInstruction):
 class IncrementIncorrect(KCIFInstruction):
     id = "numeric:increment_incorrect"
     category = "numeric"
+    group = LIST_CONDITIONAL
     depends_on = "incorrect"
 
     def operation(self, item: KCIFItem) -> str | None:
@@ -383,6 +420,7 @@ def _order_words(options: tuple[str, ...] | list[str], lang: str) -> str:
 class SortIncorrect(KCIFInstruction):
     id = "list:sort_incorrect"
     category = "list"
+    group = LIST_CONDITIONAL
     depends_on = "incorrect"
 
     def operation(self, item: KCIFItem) -> str | None:
@@ -399,6 +437,7 @@ class SortIncorrect(KCIFInstruction):
 class SortOptions(KCIFInstruction):
     id = "list:sort_options"
     category = "list"
+    group = LIST
     depends_on = "options"
 
     def operation(self, item: KCIFItem) -> str | None:
@@ -414,6 +453,7 @@ class SortOptions(KCIFInstruction):
 class JoinOptions(KCIFInstruction):
     id = "list:join_options"
     category = "list"
+    group = LIST
     depends_on = "options"
 
     def operation(self, item: KCIFItem) -> str:
@@ -428,6 +468,7 @@ class JoinOptions(KCIFInstruction):
 class JoinIncorrect(KCIFInstruction):
     id = "list:join_incorrect"
     category = "list"
+    group = LIST_CONDITIONAL
     depends_on = "incorrect"
 
     def operation(self, item: KCIFItem) -> str:
@@ -444,6 +485,7 @@ class JoinIncorrect(KCIFInstruction):
 
 class _Distractor(KCIFInstruction):
     category = "distractor"
+    group = "distractor"
     distractor = True
 
     def condition_holds(self, item: KCIFItem) -> bool:
@@ -548,8 +590,14 @@ _ALL: tuple[KCIFInstruction, ...] = (
 INSTRUCTIONS: MappingProxyType[str, KCIFInstruction] = MappingProxyType({i.id: i for i in _ALL})
 """id -> instruction: the one registry of KCIF instruction types."""
 
+KCIF_CATEGORIES = (STRING, FORMAT, NUMERIC, LIST_CONDITIONAL, LIST)
+"""KCIF's instruction categories, averaged into the IC score (IBM/KCIF evaluation/metric_utils.py)."""
+
+PRINT_GROUPS = (PRINT_ANSWER, PRINT_LABEL)
+"""KCIF scores printing the answer and printing its label on their own, outside EM, IC and KTS."""
+
 CATEGORIES = ("answer_format", "string", "numeric", "list")
-"""Instruction categories averaged into the IC score (distractors are reported on their own)."""
+"""The strict reading's categories, averaged into `ic_score_strict` (print rows included)."""
 
 
 def get(iid: str) -> KCIFInstruction:

@@ -74,33 +74,45 @@ def is_integer(value: Decimal) -> bool:
     return value == value.to_integral_value()
 
 
-def _en_below_thousand(n: int) -> list[str]:
-    out: list[str] = []
-    if n >= 100:
-        out += [_ONES[n // 100], "hundred"]
-        n %= 100
-    if n >= 20:
-        out.append(_TENS[n // 10] + (f"-{_ONES[n % 10]}" if n % 10 else ""))
-    elif n > 0:
-        out.append(_ONES[n])
-    return out
+WORDS_FROM_VALUE = True
+"""Policy: 'in words' writes the option's parsed value, so '1,234' becomes 'one thousand, two
+hundred and thirty-four'. KCIF passes the option text to num2words, which raises on '1,234' and
+leaves such an answer as it is; followkit reads the thousands separators instead."""
 
 
-def words_en(n: int) -> str:
-    """An integer in English words, without 'and': 342 -> 'three hundred forty-two'."""
-    if abs(n) >= WORDS_LIMIT:
-        raise ValueError(f"{n} is too large to write in words")
-    if n < 0:
-        return "minus " + words_en(-n)
-    if n == 0:
-        return "zero"
-    parts: list[str] = []
-    for scale, name in _SCALES:
-        if n >= scale:
-            parts += _en_below_thousand(n // scale) + [name]
-            n %= scale
-    parts += _en_below_thousand(n)
-    return " ".join(parts)
+def _en_cardinal(n: int) -> str:
+    """0 <= n in English words, British style as num2words writes them: 'and' before a last part
+    under a hundred, a comma between larger parts."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + (f"-{_ONES[n % 10]}" if n % 10 else "")
+    if n < 1000:
+        head, rest = f"{_ONES[n // 100]} hundred", n % 100
+    else:
+        scale, name = next((v, w) for v, w in _SCALES if n >= v)
+        head, rest = f"{_en_cardinal(n // scale)} {name}", n % scale
+    if not rest:
+        return head
+    return head + (" and " if rest < 100 else ", ") + _en_cardinal(rest)
+
+
+def words_en(value: int | Decimal) -> str:
+    """A number in English words as KCIF writes them (num2words): 105 -> 'one hundred and five',
+    1234 -> 'one thousand, two hundred and thirty-four', 3.5 -> 'three point five'."""
+    v = Decimal(value)
+    if abs(v) >= WORDS_LIMIT:
+        raise ValueError(f"{value} is too large to write in words")
+    if is_integer(v):
+        n = int(v)
+        return ("minus " if n < 0 else "") + _en_cardinal(abs(n))
+    # num2words reads the decimals of the float's shortest repr, digit by digit ('12.50' -> 'five').
+    text = repr(abs(float(v)))
+    if "e" in text:
+        raise ValueError(f"{value} has too many decimals to write in words")
+    whole, frac = text.split(".")
+    digits = " ".join(_ONES[int(d)] for d in frac)
+    return f"{'minus ' if v < 0 else ''}{_en_cardinal(int(whole))} point {digits}"
 
 
 def _zh_section(n: int) -> str:
