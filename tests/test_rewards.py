@@ -1,0 +1,241 @@
+"""followkit.rewards: rule rewards against hand-worked verdicts, the hybrid judge reward, verl's adapter."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import subprocess
+import sys
+
+import pytest
+
+from followkit.backends.scripted import ScriptedBackend
+from followkit.errors import ConstraintError, InputError
+from followkit.rewards import (
+    DEFAULT_MODE,
+    HybridReward,
+    LengthPenalty,
+    compute_score,
+    constraint_reward,
+    make_constraint_reward,
+)
+
+NO_COMMA, LOWER = "punctuation:no_comma", "change_case:english_lowercase"
+END = "startend:end_checker"
+END_KW = {"end_phrase": "Is there anything else I can help with?"}
+
+# Hand-worked verdicts for [no_comma, english_lowercase]:
+#   "hello world"   -> [True, True]    all 1, fraction 1
+#   "Hello, world"  -> [False, False]  all 0, fraction 0
+#   "hello, world"  -> [False, True]   all 0, fraction 0.5
+TEXTS = ["hello world", "Hello, world", "hello, world"]
+IFEVAL_COLS = {"instruction_id_list": [[NO_COMMA, LOWER]] * 3, "kwargs": [[{}, {}]] * 3}
+
+
+def test_default_is_fraction_strict():
+    assert DEFAULT_MODE == "fraction"
+    assert constraint_reward(TEXTS, **IFEVAL_COLS) == [1.0, 0.0, 0.5]
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("all", [1.0, 0.0, 0.0]), ("fraction", [1.0, 0.0, 0.5])])
+def test_modes_on_both_spec_forms(mode, expected):
+    reward = make_constraint_reward(mode=mode)
+    assert reward(TEXTS, **IFEVAL_COLS) == expected
+    cons = [
+        [
+            {"id": NO_COMMA, "kwargs": {}, "text": "No commas."},
+            {"id": LOWER, "kwargs": {}, "text": "Lowercase."},
+        ]
+    ]
+    assert reward(TEXTS, constraints=cons * 3) == expected
+    # the spec as JSON text (how `followkit train --method grpo` stores it), and Arrow's None-filled kwargs
+    assert reward(TEXTS, constraints=[json.dumps(cons[0])] * 3) == expected
+    arrow = [[{"end_phrase": None}, {"end_phrase": None}]] * 3
+    assert reward(TEXTS, instruction_id_list=IFEVAL_COLS["instruction_id_list"], kwargs=arrow) == expected
+
+
+def test_strict_and_loose():
+    # Strict: the text does not end with the phrase (a last line follows). Loose drops the last line: it does.
+    text = "Here is my answer.\nIs there anything else I can help with?\nThanks"
+    cols = {"instruction_id_list": [[END, NO_COMMA]], "kwargs": [[END_KW, {}]]}
+    assert make_constraint_reward(mode="fraction", loose=False)([text], **cols) == [0.5]
+    assert make_constraint_reward(mode="fraction", loose=True)([text], **cols) == [1.0]
+    assert make_constraint_reward(mode="all", loose=False)([text], **cols) == [0.0]
+    assert make_constraint_reward(mode="all", loose=True)([text], **cols) == [1.0]
+
+
+def test_chat_format_completions_and_blank_text():
+    chats = [[{"role": "assistant", "content": t}] for t in TEXTS]
+    assert constraint_reward(chats, **IFEVAL_COLS) == [1.0, 0.0, 0.5]
+    # the last assistant turn counts; multimodal content parts are joined
+    turns = [{"role": "assistant", "content": "Hi, there"}, {"role": "user", "content": "again"}]
+    parts = [{"role": "assistant", "content": [{"type": "text", "text": "hello world"}]}]
+    assert constraint_reward([turns, parts], **{k: v[:2] for k, v in IFEVAL_COLS.items()}) == [0.0, 1.0]
+    # strict IFEval: a blank response fails everything, even "no commas"
+    assert constraint_reward(["   "], instruction_id_list=[[NO_COMMA]], kwargs=[[{}]]) == [0.0]
+
+
+def test_judged_constraints_are_skipped_and_rows_without_rules_give_none():
+    judged = {"id": "style:tone", "kwargs": {}, "text": "Be warm.", "dimension": "Tone and Style"}
+    rows = [[{"id": NO_COMMA, "kwargs": {}}, judged], [judged]]
+    assert constraint_reward(["a, b", "anything"], constraints=rows) == [0.0, None]
+
+
+def test_families_are_logged_with_mean_and_population_std():
+    logged: dict[str, float] = {}
+    constraint_reward(TEXTS, log_metric=logged.__setitem__, **IFEVAL_COLS)
+    # punctuation verdicts [1, 0, 0]: mean 1/3, std sqrt(2/9); change_case [1, 0, 1]: mean 2/3, std sqrt(2/9)
+    assert logged["constraints/punctuation/mean"] == pytest.approx(1 / 3)
+    assert logged["constraints/punctuation/std"] == pytest.approx((2 / 9) ** 0.5)
+    assert logged["constraints/change_case/mean"] == pytest.approx(2 / 3)
+    assert logged["constraints/change_case/std"] == pytest.approx((2 / 9) ** 0.5)
+
+
+def test_length_penalty():
+    pen = LengthPenalty(min_words=10, max_words=20)
+    assert pen("a") == pytest.approx(0.1)
+    assert pen(" ".join(["w"] * 15)) == 1.0
+    assert pen(" ".join(["w"] * 30)) == pytest.approx(0.5)  # 10 over a max of 20
+    assert pen(" ".join(["w"] * 45)) == 0.0
+    assert pen("猫坐在窗边看鸟") == pytest.approx(0.7)  # 7 ideographs, one word unit each
+    reward = make_constraint_reward(length_penalty=10)
+    assert reward(["a", "hello world"], instruction_id_list=[[NO_COMMA]] * 2, kwargs=[[{}]] * 2) == [
+        pytest.approx(0.1),
+        pytest.approx(0.2),
+    ]
+    with pytest.raises(ValueError):
+        LengthPenalty(min_words=10, max_words=5)
+
+
+def test_bad_spec_names_the_row_and_the_field():
+    cols = {
+        "instruction_id_list": [[NO_COMMA], ["punctuation:no_coma"]],
+        "kwargs": [[{}], [{}]],
+        "key": [1, 7],
+    }
+    with pytest.raises(
+        ConstraintError, match=r"reward row 1 \(key 7\): field 'instruction_id_list\[0\]'.*no_comma"
+    ):
+        constraint_reward(["a", "b"], **cols)
+    with pytest.raises(ConstraintError, match=r"reward row 0: field 'kwargs\[0\]'.*'relation'"):
+        constraint_reward(
+            ["a"], instruction_id_list=[["length_constraints:number_words"]], kwargs=[[{"num_words": 3}]]
+        )
+    with pytest.raises(
+        InputError, match=r"reward row 0: field 'kwargs': has 1 entries for 2 instruction ids"
+    ):
+        constraint_reward(["a"], instruction_id_list=[[NO_COMMA, LOWER]], kwargs=[[{}]])
+    with pytest.raises(InputError, match=r"reward row 0 \(id x\): field 'constraints\[0\]\.id': missing"):
+        constraint_reward(["a"], constraints=[[{"kwargs": {}}]], id=["x"])
+    with pytest.raises(ConstraintError, match=r"field 'constraints\[1\]\.kwargs'"):
+        constraint_reward(["a"], constraints=[[{"id": NO_COMMA}, {"id": END, "kwargs": {"phrase": 1}}]])
+    with pytest.raises(InputError, match=r"reward row 0: field 'constraints': not valid JSON"):
+        constraint_reward(["a"], constraints=["[{"])
+    with pytest.raises(InputError, match=r"field 'instruction_id_list': missing"):
+        constraint_reward(["a"])
+    with pytest.raises(InputError, match=r"field 'kwargs': expected one entry per completion \(2\), got 1"):
+        constraint_reward(["a", "b"], instruction_id_list=[[NO_COMMA]] * 2, kwargs=[[{}]])
+
+
+def test_rewards_pickle_and_import_nothing_heavy():
+    variants = [
+        constraint_reward,
+        make_constraint_reward(mode="all", loose=True, length_penalty=(5, 50)),
+        make_constraint_reward(judge="openai:some-judge", combine="add", weight=0.3),
+    ]
+    for reward in variants:
+        again = pickle.loads(pickle.dumps(reward))
+        assert getattr(again, "__name__", None) == getattr(reward, "__name__", None)
+        if not isinstance(again, HybridReward):
+            assert again(TEXTS, **IFEVAL_COLS) == reward(TEXTS, **IFEVAL_COLS)
+    code = (
+        "import sys, followkit.rewards; print(sorted({'torch', 'transformers', 'numpy'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# --- hybrid reward against hacking ---------------------------------------------------------------
+
+PROMPT = "Write a short story about a cat who learns to swim. Do not use any commas."
+STORY = "the cat stood at the edge of the pond for days. one morning she jumped in and paddled to the reeds."
+HACKS = ["a", PROMPT]  # a one-letter reply and the prompt echoed back both have no commas
+
+
+def _quality_judge(chat, i):
+    """A scripted judge: 0 for a reply that echoes the query or says next to nothing, else 9."""
+    text = chat[0]["content"]
+    tag = re.search(r"^<(response-[0-9a-f]+)>$", text, re.M).group(1)
+    response = text.split(f"<{tag}>\n", 1)[1].split(f"\n</{tag}>", 1)[0]
+    marker = re.findall(r"^(verdict-[0-9a-f]+)$", text, re.M)[-1]
+    score = 0 if response.strip() in PROMPT or len(response.split()) < 5 else 9
+    return f'The response is judged.\n{marker}\nFine Grained Score: [{{"1": {score}}}]\nConstraints Overall Score: [[{score}]]'
+
+
+def test_hacking_responses_get_low_reward_under_hybrid_and_length_penalty():
+    completions = [STORY, *HACKS]
+    cols = {"instruction_id_list": [[NO_COMMA]] * 3, "kwargs": [[{}]] * 3, "prompts": [PROMPT] * 3}
+    assert constraint_reward(completions, **cols) == [1.0, 1.0, 1.0]  # the rule alone is hacked
+
+    judge = ScriptedBackend(_quality_judge)
+    hybrid = make_constraint_reward(judge=judge)  # multiply
+    logged: dict[str, float] = {}
+    assert hybrid(completions, log_metric=logged.__setitem__, **cols) == [pytest.approx(0.9), 0.0, 0.0]
+    assert logged["judge/quality"] == pytest.approx(0.3)
+    added = make_constraint_reward(judge=judge, combine="add", weight=0.5)
+    assert added(completions, **cols) == [pytest.approx(0.95), 0.5, 0.5]
+
+    lengthy = make_constraint_reward(length_penalty=10)
+    story, one_letter, echo = lengthy(completions, **cols)
+    assert story == 1.0 and one_letter == pytest.approx(0.1)
+    assert echo == 1.0  # the echo is long enough: only the judge catches it
+
+
+def test_hybrid_unparsable_judge_scores_zero_and_chat_prompts_are_read():
+    seen = []
+
+    def judge(chat, i):
+        seen.append(chat[0]["content"])
+        return "no verdict here"
+
+    hybrid = HybridReward(ScriptedBackend(judge))
+    prompts = [[{"role": "system", "content": "sys"}, {"role": "user", "content": PROMPT}]]
+    out = hybrid(
+        [[{"role": "assistant", "content": STORY}]], prompts=prompts, constraints=[[{"id": NO_COMMA}]]
+    )
+    assert out == [0.0]
+    assert PROMPT in seen[0] and STORY in seen[0] and "sys" not in seen[0].split("# Query")[1].split("#")[0]
+
+
+def test_hybrid_goes_through_the_request_cache(tmp_path, monkeypatch):
+    from followkit.backends.cache import CachedBackend, RequestCache
+
+    inner = ScriptedBackend(_quality_judge)
+    cached = CachedBackend(inner, RequestCache(tmp_path / "cache.sqlite"))
+    hybrid = HybridReward(cached)
+    cols = {"constraints": [[{"id": NO_COMMA}]] * 2, "prompts": [PROMPT] * 2}
+    first = hybrid([STORY, "a"], **cols)
+    calls = inner.calls
+    assert hybrid([STORY, "a"], **cols) == first and inner.calls == calls  # answered from the cache
+
+
+# --- verl ----------------------------------------------------------------------------------------
+
+
+def test_verl_compute_score_on_its_documented_arguments():
+    gt = {"instruction_id_list": [NO_COMMA, LOWER], "kwargs": [{}, {}]}
+    # verl calls compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...)
+    assert (
+        compute_score(data_source="ifeval", solution_str="hello, world", ground_truth=gt, extra_info={})
+        == 0.5
+    )
+    assert compute_score("ifeval", "hello, world", json.dumps(gt), None, mode="all") == 0.0
+    cons = [{"id": END, "kwargs": END_KW, "text": "End with the phrase."}]
+    text = "Answer.\nIs there anything else I can help with?\nThanks"
+    assert compute_score("followkit", text, json.dumps({"constraints": cons})) == 0.0
+    assert compute_score("followkit", text, cons, {"index": 0}, loose=True) == 1.0
+    with pytest.raises(ConstraintError, match=r"verl ground_truth \(index 4\): field 'constraints\[0\]\.id'"):
+        compute_score("x", "a", [{"id": "nope:nothing"}], {"index": 4})
+    with pytest.raises(InputError, match=r"field 'ground_truth': expected an object or a list, got int"):
+        compute_score("x", "a", "3")
