@@ -1,4 +1,4 @@
-"""`followkit train`: SFT, DPO (+SFT) or IOPO on transformers' Trainer, LoRA by default."""
+"""`followkit train`: SFT, DPO (+SFT) or IOPO on transformers' Trainer, GRPO on TRL's, LoRA by default."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ def register(app: typer.Typer) -> None:
         context_settings={"allow_extra_args": True, "ignore_unknown_options": False},
     )
     def train(
-        method: str = typer.Option(..., "--method", help="sft | dpo | iopo"),
+        method: str = typer.Option(..., "--method", help="sft | dpo | iopo | grpo"),
         data: str = typer.Option(
-            ..., "--data", help="Training JSONL (SFT messages, TRL DPO pairs or IOPO groups)."
+            ..., "--data", help="Training JSONL (SFT messages, TRL DPO pairs, IOPO groups; grpo: prompts)."
         ),
         out: str = typer.Option(
             ..., "--out", help="Output folder (checkpoints, adapter/, merged/, log.jsonl)."
@@ -42,8 +42,8 @@ def register(app: typer.Typer) -> None:
 
         from followkit.config import apply_overrides, load_yaml
         from followkit.errors import InputError
+        from followkit.train import run
         from followkit.train.config import TrainConfig
-        from followkit.train.trainer import run_training
 
         values: dict = load_yaml(config) if config else {}
         cli = {"method": method, "data": data, "out": out, "model": model, "sft_weight": sft_weight}
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
             field = ".".join(str(p) for p in err.get("loc", ())) or None
             raise InputError(err["msg"], path=config or "command line", field=field) from None
         typer.echo("effective config:\n" + yaml.safe_dump(settings.model_dump(), sort_keys=False).rstrip())
-        summary = run_training(settings, resume=resume)
+        summary = run(settings, resume=resume)
         typer.echo(
             f"trained {summary['items']} items for {summary['global_step']} steps "
             f"(loss {summary['train_loss']:.4f}); output in {out}"

@@ -1,10 +1,30 @@
-"""Training: SFT, DPO (+SFT) and IOPO with LoRA, cached reference log-probs and prefix-shared packing.
+"""Training: SFT, DPO (+SFT) and IOPO with LoRA, cached reference log-probs and prefix-shared packing; GRPO on TRL.
 
 - ``losses``: the losses as pure functions of summed response log-probs (public API).
 - ``data``: the JSONL data contract, chat-template tokenization and truncation.
 - ``packing``: prefix-shared rows, the block attention mask, log-probs at label positions only.
 - ``trainer``: the one training loop (a transformers.Trainer) and ``run_training``.
+- ``grpo``: GRPO / RLVR on TRL's GRPOTrainer with followkit.rewards (``run_grpo``).
 - ``config``: ``TrainConfig``, the settings of ``followkit train``.
+- ``RUNNERS``: method name -> the function that runs it ("module:attr", imported on use).
 
 Importing this package imports nothing heavy; import the submodules you need.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+RUNNERS: dict[str, str] = {
+    "sft": "followkit.train.trainer:run_training",
+    "dpo": "followkit.train.trainer:run_training",
+    "iopo": "followkit.train.trainer:run_training",
+    "grpo": "followkit.train.grpo:run_grpo",
+}
+
+
+def run(settings: Any, resume: bool = False) -> dict[str, Any]:
+    """Train with the runner registered for settings.method; returns its summary."""
+    module, _, attr = RUNNERS[settings.method].partition(":")
+    return getattr(importlib.import_module(module), attr)(settings, resume=resume)

@@ -12,9 +12,12 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["sft", "dpo", "iopo"] = Field(description="Training method.")
+    method: Literal["sft", "dpo", "iopo", "grpo"] = Field(description="Training method.")
     model: str = Field("embedded", description="'embedded' or a local HF model folder (the policy's start).")
-    data: str = Field(description="Training JSONL (format depends on the method; see followkit.train.data).")
+    data: str = Field(
+        description="Training JSONL (format depends on the method; see followkit.train.data; "
+        "grpo: prompts, see followkit.train.grpo)."
+    )
     out: str = Field(description="Output folder: checkpoints, adapter/, merged/, log.jsonl, config.yaml.")
     ref_model: str | None = Field(
         None, description="Reference checkpoint folder; default: the policy with its adapter disabled."
@@ -55,6 +58,41 @@ class TrainConfig(BaseModel):
     )
     precompute_ref_logps: bool = Field(
         False, description="Compute reference log-probs once up front and cache them in OUT/ref_logps.jsonl."
+    )
+
+    # GRPO / RLVR (method grpo: TRL's GRPOTrainer; rewards from followkit.rewards)
+    num_generations: int = Field(4, ge=2, description="GRPO: completions sampled per prompt (the group).")
+    max_completion_length: int = Field(256, ge=1, description="GRPO: most tokens per sampled completion.")
+    temperature: float = Field(1.0, gt=0.0, description="GRPO: sampling temperature.")
+    kl_coef: float = Field(
+        0.04, ge=0.0, description="GRPO: KL coefficient to the reference (TRL's beta); 0 skips the reference."
+    )
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="GRPO: divide advantages by the group's (or batch's) reward std, or not."
+    )
+    reward_mode: Literal["all", "fraction"] = Field(
+        "fraction", description="GRPO reward: fraction of constraints followed, or all-or-nothing."
+    )
+    reward_loose: bool = Field(False, description="GRPO reward: IFEval's loose verdicts instead of strict.")
+    min_words: int = Field(
+        0, ge=0, description="GRPO reward: length penalty, factor words/min_words below this many words."
+    )
+    max_words: int | None = Field(
+        None, ge=1, description="GRPO reward: length penalty, factor falling to 0 at twice this many words."
+    )
+    judge: str | None = Field(
+        None, description="GRPO reward: judge model spec; its quality score (0-10)/10 joins the rule reward."
+    )
+    judge_base_url: str | None = Field(None, description="GRPO reward: server URL for an openai:NAME judge.")
+    judge_combine: Literal["multiply", "add"] = Field(
+        "multiply",
+        description="GRPO reward: rule * quality, or (1 - judge_weight) * rule + judge_weight * quality.",
+    )
+    judge_weight: float = Field(0.5, ge=0.0, le=1.0, description="GRPO reward: the quality weight for 'add'.")
+    use_vllm: bool = Field(False, description="GRPO: generate with vLLM (GPUs; TRL's use_vllm).")
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate",
+        description="GRPO with use_vllm: vLLM in the training process, or a `trl vllm-serve` server.",
     )
 
     # Optimisation
@@ -105,4 +143,46 @@ class TrainConfig(BaseModel):
             )
         if self.method == "sft" and (self.precompute_ref_logps or self.ref_model):
             raise ValueError("sft has no reference model")
+        # Set to a non-default value: a saved config.yaml (every field) still loads for any method.
+        given = {
+            name
+            for name in self.model_fields_set
+            if getattr(self, name) != type(self).model_fields[name].get_default(call_default_factory=True)
+        }
+        if self.method != "grpo":
+            extra = sorted(given & GRPO_ONLY)
+            if extra:
+                raise ValueError(f"{extra[0]} applies to --method grpo")
+        else:
+            extra = sorted(given & NOT_GRPO)
+            if extra:
+                raise ValueError(
+                    f"{extra[0]} does not apply to --method grpo (GRPO's KL coefficient is kl_coef)"
+                )
+            batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
+            if batch % self.num_generations:
+                raise ValueError(
+                    f"per_device_train_batch_size * gradient_accumulation_steps ({batch}) must be a multiple "
+                    f"of num_generations ({self.num_generations}): each generation batch holds whole groups"
+                )
+            if self.max_words is not None and self.max_words < self.min_words:
+                raise ValueError(
+                    f"max_words ({self.max_words}) must be at least min_words ({self.min_words})"
+                )
+            if self.judge_base_url and not self.judge:
+                raise ValueError("judge_base_url needs judge")
         return self
+
+
+GRPO_ONLY = frozenset(
+    name
+    for name in TrainConfig.model_fields
+    if TrainConfig.model_fields[name].description.startswith(("GRPO:", "GRPO reward:", "GRPO with"))
+)
+"""Fields that only --method grpo reads; setting one for another method is an error."""
+
+NOT_GRPO = frozenset(
+    {"beta", "label_smoothing", "loss_type", "sft_weight", "pref_ftx", "ablation", "precompute_ref_logps"}
+    | {"ref_model", "packing", "response_budget"}
+)
+"""Preference-loss and packing fields that --method grpo does not read; setting one is an error."""

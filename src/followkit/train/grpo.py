@@ -1,0 +1,243 @@
+"""GRPO / RLVR on TRL's GRPOTrainer, rewarded by the constraint checkers (followkit.rewards).
+
+Input (JSONL, one prompt a line), either form, mixed freely:
+  - followkit Instruction (``synth compose`` output): ``id, prompt, constraints: [{id, kwargs, text}]``;
+  - IFEval row: ``key, prompt, instruction_id_list, kwargs``.
+Each row becomes ``{"prompt": [{"role": "user", "content": prompt}], "id": str,
+"constraints": JSON text}``: a conversational prompt (TRL applies the chat template) and the spec
+as text (Arrow would otherwise merge every kwargs dict into one struct). Every row is validated
+before the model loads; a bad one fails with file:line:field.
+
+Output: the same folder as the other methods: OUT/config.yaml, log.jsonl, adapter/, merged/,
+manifest.json, data_stats.json, checkpoints.
+
+Logged per step into log.jsonl (TRL's names; formulas in followkit.rewards and TRL's GRPO docs):
+``reward`` / ``reward_std`` (mean and std of the summed reward), ``rewards/<func>/mean|std``,
+``constraints/<family>/mean|std`` (0/1 verdicts per constraint family), ``frac_reward_zero_std``
+(share of groups whose rewards are all equal: no signal), ``kl`` (mean per-token KL to the
+reference, with kl_coef > 0), ``completions/mean_length`` (tokens) and the clip ratios.
+
+Assumptions and limits:
+- The reference for the KL term is the policy with its LoRA adapter disabled (TRL's behaviour);
+  full fine-tuning (lora=false) with kl_coef > 0 keeps a second copy of the model.
+- Generation runs in the training process (transformers ``generate``), or in vLLM with use_vllm.
+- Prompts are not truncated: a prompt plus max_completion_length tokens must fit the model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from followkit.errors import InputError
+from followkit.train.config import TrainConfig
+
+
+def load_prompts(
+    path: str | Path, skip_bad_records: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """GRPO rows from a prompts JSONL (followkit Instructions or IFEval rows), and counts by form."""
+    from followkit.constraints.registry import registry
+    from followkit.errors import ConstraintError
+    from followkit.io import iter_jsonl, require
+    from followkit.rewards import row_checks
+
+    path = str(path)
+    rows: list[dict[str, Any]] = []
+    stats: dict[str, Any] = {"rows": 0, "followkit": 0, "ifeval": 0, "skipped": 0, "judged_constraints": 0}
+    known = registry()
+    for line, rec in iter_jsonl(path):
+        stats["rows"] += 1
+        try:
+            where = f"{path}:{line}"
+            prompt = require(rec, "prompt", str, path, line)
+            if "constraints" in rec:
+                ident = require(rec, "id", (str, int), path, line)
+                ids, checks = row_checks(where, constraints=rec["constraints"])
+                cons = [c for c in rec["constraints"] if c["id"] in known]  # judged ones left out
+                stats["judged_constraints"] += len(rec["constraints"]) - len(cons)
+                form = "followkit"
+            elif "instruction_id_list" in rec:
+                ident = require(rec, "key", (str, int), path, line)
+                ids, checks = row_checks(where, rec["instruction_id_list"], rec.get("kwargs"))
+                kws = rec.get("kwargs") or [None] * len(ids)
+                cons = [{"id": cid, "kwargs": kw or {}} for cid, kw in zip(ids, kws, strict=True)]
+                form = "ifeval"
+            else:
+                raise InputError(
+                    "missing; a prompt row needs 'constraints' (followkit) or 'instruction_id_list' (IFEval)",
+                    path,
+                    line,
+                    "constraints",
+                )
+            if not checks:
+                raise InputError(
+                    "holds no rule-checkable constraint (nothing to reward)", path, line, "constraints"
+                )
+        except (InputError, ConstraintError):
+            if not skip_bad_records:
+                raise
+            stats["skipped"] += 1
+            continue
+        stats[form] += 1
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": prompt}],
+                "id": str(ident),
+                "constraints": json.dumps(
+                    [{"id": c["id"], "kwargs": c.get("kwargs") or {}} for c in cons], ensure_ascii=False
+                ),
+            }
+        )
+    if not rows:
+        raise InputError("no usable prompt rows", path=path)
+    return rows, stats
+
+
+def build_reward(settings: TrainConfig) -> Any:
+    """The run's reward function (followkit.rewards), as configured."""
+    from followkit.rewards import HybridReward, make_constraint_reward
+
+    length = None
+    if settings.min_words or settings.max_words is not None:
+        length = (settings.min_words, settings.max_words)
+    reward = make_constraint_reward(
+        mode=settings.reward_mode,
+        loose=settings.reward_loose,
+        length_penalty=length,
+        judge=settings.judge,
+        combine=settings.judge_combine,
+        weight=settings.judge_weight,
+    )
+    if isinstance(reward, HybridReward) and settings.judge_base_url:
+        reward.backend_options["base_url"] = settings.judge_base_url
+    return reward
+
+
+def grpo_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
+    """TRL GRPOConfig keyword arguments from the followkit settings (training_args win)."""
+    import torch
+
+    # Explicit either way: TRL's GRPOConfig turns gradient checkpointing on by default.
+    checkpointing: dict[str, Any] = {"gradient_checkpointing": settings.gradient_checkpointing}
+    if settings.gradient_checkpointing:
+        checkpointing["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    arguments: dict[str, Any] = dict(
+        output_dir=str(out),
+        per_device_train_batch_size=settings.per_device_train_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        learning_rate=settings.learning_rate,
+        num_train_epochs=settings.num_train_epochs,
+        max_steps=settings.max_steps,
+        lr_scheduler_type=settings.lr_scheduler_type,
+        # transformers reads a warmup_steps below 1 as a share of the steps (ceil(share * total)).
+        warmup_steps=min(settings.warmup_ratio, 1 - 1e-9),
+        weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm,
+        logging_steps=settings.logging_steps,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=settings.save_total_limit,
+        report_to=settings.report_to,
+        seed=settings.seed,
+        shuffle_dataset=settings.shuffle,
+        disable_dropout=settings.disable_dropout,
+        num_generations=settings.num_generations,
+        max_completion_length=settings.max_completion_length,
+        temperature=settings.temperature,
+        beta=settings.kl_coef,
+        scale_rewards=settings.scale_rewards,
+        use_vllm=settings.use_vllm,
+        vllm_mode=settings.vllm_mode,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),
+        **checkpointing,
+    )
+    if settings.dtype == "bfloat16":
+        arguments["bf16"] = True
+    arguments.update(settings.training_args)  # explicit arguments win
+    return arguments
+
+
+def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train with GRPO as configured; write OUT/{adapter,merged,log.jsonl,config.yaml,manifest.json}."""
+    import yaml
+    from datasets import Dataset
+    from transformers import AutoTokenizer, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import GRPOConfig, GRPOTrainer
+
+    from followkit.io import write_json
+    from followkit.manifest import write_manifest
+    from followkit.models import resolve_model_path
+    from followkit.train.trainer import JsonlLogCallback, _load_model, _trim_log, merge_adapter
+
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(settings.model_dump(), sort_keys=False), encoding="utf-8")
+    rows, stats = load_prompts(settings.data, settings.skip_bad_records)
+    write_json(out / "data_stats.json", stats)
+    reward = build_reward(settings)
+    base = resolve_model_path(settings.model)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+    set_seed(settings.seed)  # the LoRA init draws random numbers before the Trainer seeds anything
+    model = _load_model(base, settings)
+    peft_config = None
+    if settings.lora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=settings.lora_r,
+            lora_alpha=settings.lora_alpha,
+            lora_dropout=settings.lora_dropout,
+            target_modules=settings.lora_target_modules,
+            task_type="CAUSAL_LM",
+        )
+    args = GRPOConfig(**grpo_arguments(settings, out))
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    log_path = out / "log.jsonl"
+    trainer.add_callback(JsonlLogCallback(log_path))
+    checkpoint = get_last_checkpoint(str(out)) if resume else None
+    if checkpoint:
+        _trim_log(log_path, int(Path(checkpoint).name.split("-")[-1]))
+    elif log_path.exists() and trainer.accelerator.is_main_process:
+        log_path.unlink()  # a fresh run starts a fresh log
+
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    loss = result.training_loss
+    summary: dict[str, Any] = {
+        "train_runtime_s": result.metrics.get("train_runtime"),
+        "train_loss": loss if loss is not None and math.isfinite(loss) else float("nan"),
+        "global_step": result.global_step,
+        "items": len(rows),
+        "data_stats": stats,
+        "reward": repr(reward),
+        "resumed_from": checkpoint,
+    }
+    if settings.lora:
+        trainer.save_model(str(out / "adapter"))
+        if trainer.accelerator.is_main_process:
+            tokenizer.save_pretrained(out / "adapter")
+            if settings.merge:
+                merge_adapter(base, out / "adapter", out / "merged", settings, tokenizer)
+    else:
+        trainer.save_model(str(out / "merged"))
+        if trainer.accelerator.is_main_process:
+            tokenizer.save_pretrained(out / "merged")
+    if trainer.accelerator.is_main_process:
+        write_manifest(out, "train", settings.model_dump(), **summary)
+    trainer.accelerator.wait_for_everyone()
+    return summary
