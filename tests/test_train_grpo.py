@@ -98,6 +98,38 @@ def test_a_saved_config_loads_for_any_method():
     assert TrainConfig.model_validate({**saved, "method": "dpo"}).method == "dpo"
 
 
+def test_build_reward_from_the_settings():
+    from followkit.rewards import ConstraintReward, HybridReward
+    from followkit.train.config import TrainConfig
+    from followkit.train.grpo import build_reward
+
+    base = {"method": "grpo", "data": "x", "out": "o"}
+    plain = build_reward(TrainConfig(**base))
+    assert isinstance(plain, ConstraintReward) and (plain.mode, plain.loose, plain.length_penalty) == (
+        "fraction",
+        False,
+        None,
+    )
+    cfg = TrainConfig(
+        **base,
+        reward_mode="all",
+        reward_loose=True,
+        min_words=10,
+        max_words=300,
+        judge="openai:judge-model",
+        judge_base_url="http://127.0.0.1:8000/v1",
+        judge_combine="add",
+        judge_weight=0.25,
+    )
+    hybrid = build_reward(cfg)
+    assert isinstance(hybrid, HybridReward) and (hybrid.combine, hybrid.weight) == ("add", 0.25)
+    assert hybrid.judge == "openai:judge-model" and hybrid.backend_options == {
+        "base_url": "http://127.0.0.1:8000/v1"
+    }
+    assert (hybrid.rule.mode, hybrid.rule.loose) == ("all", True)
+    assert (hybrid.rule.length_penalty.min_words, hybrid.rule.length_penalty.max_words) == (10, 300)
+
+
 def _log(out: Path) -> list[dict]:
     return [json.loads(ln) for ln in (out / "log.jsonl").read_text().splitlines() if '"loss"' in ln]
 

@@ -48,9 +48,9 @@ MODES: tuple[Mode, ...] = ("all", "fraction")
 DEFAULT_MODE: Mode = "fraction"
 """Policy: the default reward is the fraction of a prompt's constraints followed, not all-or-nothing.
 
-Tülu 3 and IFBench (arXiv 2507.02833) reward instruction following per constraint; on
-multi-constraint prompts an all-or-nothing reward is 0 for every sample of a small model, so most
-groups have zero variance and carry no signal. ``make_constraint_reward(mode="all")`` gives the
+Tülu 3 and IFBench (arXiv 2507.02833) verify each constraint separately; on multi-constraint
+prompts an all-or-nothing reward is 0 for every sample of a small model, so most groups have zero
+variance and carry no signal, while the fraction still ranks a group's samples. ``make_constraint_reward(mode="all")`` gives the
 all-or-nothing reward (IFEval's prompt-level accuracy)."""
 
 DEFAULT_LOOSE = False
