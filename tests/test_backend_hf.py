@@ -137,3 +137,19 @@ def test_cached_safetensors_give_the_gguf_logits(backend):
     ids = torch.tensor([backend.tok(backend.render(chat(PROMPTS[1])), add_special_tokens=False)["input_ids"]])
     with torch.inference_mode():
         assert torch.equal(backend.model(ids).logits, ref_model(ids).logits)
+
+
+@pytest.mark.slow
+def test_dtype_auto_and_cache_namespace(backend, monkeypatch):
+    import followkit.backends.hf as hf
+
+    assert backend.dtype == "float32" and backend.describe()["dtype"] == "float32"
+    monkeypatch.setattr(hf, "cpu_has_fast_bf16", lambda: False)
+    assert hf.EmbeddedBackend(dtype="auto").dtype == "float32"  # emulated bfloat16 would be slower
+    monkeypatch.setattr(hf, "cpu_has_fast_bf16", lambda: True)
+    bf = hf.EmbeddedBackend(dtype="auto")
+    assert bf.dtype == "bfloat16" and bf.describe()["dtype"] == "bfloat16"
+    # answers of another precision never come back from the cache as if they were float32's
+    assert bf.cache_identity() == backend.cache_identity() + ":bfloat16"
+    out = bf.generate([chat("Name a fruit.")], SamplingParams(n=1, temperature=0.0, max_tokens=8))
+    assert out[0][0].strip()

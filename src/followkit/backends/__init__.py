@@ -27,6 +27,20 @@ __all__ = [
 ]
 
 
+def engine_options(spec: str, **options: Any) -> dict[str, Any]:
+    """The given options that the spec's engine takes (None values dropped): batch_size, dtype, ..."""
+    from followkit.backends.base import backend_class
+
+    given = {k: v for k, v in options.items() if v is not None}
+    if not given:
+        return {}
+    try:
+        params = inspect.signature(backend_class(parse_spec(spec)[0]).__init__).parameters
+    except ImportError:
+        return {}  # load_backend reports the missing engine with its own message
+    return {k: v for k, v in given.items() if k in params}
+
+
 def load_backend(
     spec: str,
     *,

@@ -35,7 +35,13 @@ def register(app: typer.Typer) -> None:
         top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (with --temperature > 0)."),
         seed: int = typer.Option(0, "--seed", help="Sampling seed (part of the cache key)."),
         batch_size: int = typer.Option(
-            None, "--batch-size", help="Prompts per backend call (default 8; openai 64)."
+            None, "--batch-size", help="Prompts per backend call (default: 64 local, openai 64, vllm 256)."
+        ),
+        dtype: str = typer.Option(
+            None,
+            "--dtype",
+            help="Local engines: float32 (CPU default), bfloat16, or auto (bfloat16 on a GPU or a CPU "
+            "with native bfloat16, else float32).",
         ),
         no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the request cache."),
         refresh_cache: bool = typer.Option(
@@ -67,6 +73,7 @@ def register(app: typer.Typer) -> None:
             top_p=top_p,
             seed=seed,
             batch_size=batch_size,
+            dtype=dtype,
             cache=not no_cache,
             refresh_cache=refresh_cache,
             out=out,

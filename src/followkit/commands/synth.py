@@ -122,6 +122,9 @@ def register(app: typer.Typer) -> None:
         top_p: float = typer.Option(None, "--top-p", help="Nucleus mass (default 0.95)."),
         max_tokens: int = typer.Option(None, "--max-tokens", help="Most tokens per response (default 512)."),
         seed: int = typer.Option(None, "--seed", help="Sampling seed (default 0)."),
+        dtype: str = typer.Option(
+            None, "--dtype", help="Student dtype on local engines: auto, float32 (CPU default), bfloat16."
+        ),
         system: str = typer.Option(None, "--system", help="System prompt for the student."),
         student: str = typer.Option(None, "--student", "--model", help=ROLE_HELP),
         judge: str = typer.Option(None, "--judge", help="Judge for judged constraints. " + ROLE_HELP),
@@ -146,6 +149,7 @@ def register(app: typer.Typer) -> None:
             top_p=top_p,
             max_tokens=max_tokens,
             seed=seed,
+            dtype=dtype,
             system=system,
             student=student,
             judge=judge,

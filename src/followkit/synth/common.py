@@ -249,15 +249,22 @@ def user_chat(prompt: str, system: str | None = None) -> list[dict[str, str]]:
     return chat
 
 
-def load_role(spec: str, base_url: str | None, cache: bool = True, refresh_cache: bool = False) -> Any:
-    """A backend for a role (student, teacher, judge) from its spec; `auto:CAR_JSON` picks CAR's best teacher."""
-    from followkit.backends import load_backend
+def load_role(
+    spec: str, base_url: str | None, cache: bool = True, refresh_cache: bool = False, **options: Any
+) -> Any:
+    """A backend for a role (student, teacher, judge) from its spec; `auto:CAR_JSON` picks CAR's best teacher.
+
+    `options` (dtype, batch_size, ...) go to the engine where it takes them.
+    """
+    from followkit.backends import engine_options, load_backend
 
     if spec.startswith("auto:"):
         from followkit.select.car import resolve_model_spec
 
         spec = resolve_model_spec(spec)
-    return load_backend(spec, base_url=base_url, cache=cache, refresh_cache=refresh_cache)
+    return load_backend(
+        spec, base_url=base_url, cache=cache, refresh_cache=refresh_cache, **engine_options(spec, **options)
+    )
 
 
 def cache_stats(backend: Any) -> dict[str, int] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +44,9 @@ class RespondConfig(BaseModel):
     base_url: str | None = None
     judge_base_url: str | None = None
     batch_size: int = Field(16, ge=1)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(
+        None, description="student dtype on local engines (auto: bfloat16 where the hardware has it)"
+    )
     limit: int | None = Field(None, ge=1, description="only the first N instructions")
     cache: bool = True
     refresh_cache: bool = False
@@ -92,13 +95,16 @@ def record_constraints(rec: dict[str, Any]) -> list[Constraint]:
 class LazyBackend:
     """A role's backend, loaded on first use (a judge is only needed for judged constraints)."""
 
-    def __init__(self, spec: str, base_url: str | None, cache: bool, refresh: bool, reuse: Any = None):
+    def __init__(
+        self, spec: str, base_url: str | None, cache: bool, refresh: bool, reuse: Any = None, **options: Any
+    ):
         self.spec, self.base_url, self.cache, self.refresh = spec, base_url, cache, refresh
         self.backend = reuse
+        self.options = options
 
     def __call__(self) -> Any:
         if self.backend is None:
-            self.backend = load_role(self.spec, self.base_url, self.cache, self.refresh)
+            self.backend = load_role(self.spec, self.base_url, self.cache, self.refresh, **self.options)
         return self.backend
 
 
@@ -124,7 +130,15 @@ def run_respond(
         n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed
     )
     failures = Failures("respond")
-    student_role = LazyBackend(cfg.student, cfg.base_url, cfg.cache, cfg.refresh_cache, student)
+    student_role = LazyBackend(
+        cfg.student,
+        cfg.base_url,
+        cfg.cache,
+        cfg.refresh_cache,
+        student,
+        dtype=cfg.dtype,
+        batch_size=cfg.batch_size,
+    )
     same = cfg.judge == cfg.student and cfg.judge_base_url in (None, cfg.base_url) and judge is None
     judge_role: Callable[[], Any] = (
         student_role
