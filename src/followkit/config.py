@@ -21,10 +21,11 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     seen: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        where = {"path": str(loader.name), "line": key_node.start_mark.line + 1}
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise InputError(f"a key must be a plain value, got a {type(key).__name__}", **where)
         if key in seen:
-            raise InputError(
-                f"duplicate key '{key}'", line=key_node.start_mark.line + 1, path=str(loader.name)
-            )
+            raise InputError(f"duplicate key '{key}'", field=str(key), **where)
         seen[key] = loader.construct_object(value_node, deep=deep)
     return seen
 
@@ -32,25 +33,45 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_yaml(path: str | Path) -> dict:
-    """A YAML mapping from a file, duplicate keys rejected."""
-    p = Path(path)
+def _read_text(p: Path, what: str) -> str:
+    """A config file's text; a folder, a missing file or non-UTF-8 bytes raise InputError."""
+    if p.is_dir():
+        raise InputError(f"is a folder, expected a {what}", path=str(p))
     if not p.exists():
-        raise InputError("no such config file", path=str(p))
-    with p.open(encoding="utf-8") as fh:
-        try:
-            data = yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise InputError(
-                f"invalid YAML: {getattr(exc, 'problem', exc)}",
-                path=str(p),
-                line=mark.line + 1 if mark else None,
-            ) from None
+        raise InputError(f"no such {what}", path=str(p))
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", path=str(p), line=line) from None
+
+
+def load_yaml(path: str | Path, what: str = "config file") -> dict:
+    """A YAML mapping from a file; duplicate or non-scalar keys and unreadable values rejected."""
+    p = Path(path)
+    text = _read_text(p, what)
+    loader = _UniqueKeyLoader(text)
+    loader.name = str(p)
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(
+            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
+            path=str(p),
+            line=mark.line + 1 if mark else None,
+        ) from None
+    except RecursionError:
+        raise InputError("YAML nested too deeply", path=str(p)) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's 4,300-digit limit
+        raise InputError(f"unreadable value ({str(exc).split(';')[0]})", path=str(p)) from None
+    finally:
+        loader.dispose()
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError("a config file must be a mapping", path=str(p))
+        raise InputError(f"a {what} must be a mapping", path=str(p))
     return data
 
 
@@ -81,6 +102,4 @@ def load_config(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err.get("loc", ()))
-        raise InputError(err["msg"], path=str(path) if path else "config", field=field) from None
+        raise InputError.from_validation(exc, path=str(path) if path else "config") from None

@@ -22,6 +22,19 @@ class InputError(FollowkitError):
         what = f"field '{field}': " if field else ""
         super().__init__(f"{where}{what}{message}")
 
+    @classmethod
+    def from_validation(
+        cls, exc: Exception, path: str | None = None, line: int | None = None, prefix: str = ""
+    ) -> InputError:
+        """The first error of a pydantic ValidationError as one line naming file, line and field.
+
+        `prefix` is put before the field path (e.g. "constraints[2].kwargs").
+        """
+        err = exc.errors()[0]  # type: ignore[attr-defined]
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        field = ".".join(p for p in (prefix, loc) if p) or None
+        return cls(err["msg"], path=path, line=line, field=field)
+
 
 class ConstraintError(FollowkitError):
     """An unknown constraint id, or kwargs that do not fit its schema."""

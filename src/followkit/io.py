@@ -5,34 +5,104 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from followkit.errors import InputError
+from followkit.redact import redact
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_warned_surrogates = False
+
+
+def _escape_surrogates(text: str) -> str:
+    """Lone surrogates (not encodable as UTF-8) as JSON \\uXXXX escapes, with a one-time warning.
+
+    The escape keeps the record as it was read (json.loads gives the same string back), where
+    writing the raw code point would crash the writer or produce invalid UTF-8.
+    """
+    global _warned_surrogates
+    if not _warned_surrogates:
+        _warned_surrogates = True
+        sys.stderr.write(
+            "warning: text with lone surrogates (invalid Unicode, e.g. \\ud800) written as \\uXXXX escapes\n"
+        )
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _safe_text(text: str) -> str:
+    """JSON text ready to write as UTF-8: credentials redacted, lone surrogates escaped."""
+    text = redact(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _escape_surrogates(text)
+    return text
 
 
 def dumps(record: Any) -> str:
-    """One JSONL line (UTF-8 text kept as is, no trailing newline)."""
-    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "))
+    """One JSONL line (UTF-8 text kept as is, credentials redacted, no trailing newline)."""
+    return _safe_text(json.dumps(record, ensure_ascii=False, separators=(", ", ": ")))
+
+
+def _decode_line(raw: bytes, path: Path, lineno: int) -> str:
+    if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+            path=str(path),
+            line=lineno,
+        ) from None
+
+
+def _loads(line: str, path: Path, lineno: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"malformed JSON ({exc.msg} at column {exc.colno})", path=str(path), line=lineno
+        ) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply", path=str(path), line=lineno) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's 4,300-digit limit
+        msg = str(exc).split(";")[0].split(":")[0]
+        raise InputError(f"unreadable JSON value ({msg})", path=str(path), line=lineno) from None
+
+
+def check_input_file(path: str | Path, what: str = "file") -> Path:
+    """The path, checked to be an existing regular file (not a folder); InputError otherwise."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"is a folder, expected a {what}", path=str(p))
+    if not p.exists():
+        raise InputError("no such file", path=str(p))
+    return p
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, record) for each non-blank line; a malformed line raises InputError."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file", path=str(p))
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    """Yield (line number, record) for each non-blank line; a bad line raises InputError naming file and line.
+
+    Bad means: not UTF-8, malformed JSON, nested too deeply, an integer too long to read, or not
+    a JSON object.
+    """
+    p = check_input_file(path, "JSONL file")
+    try:
+        fh = p.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path=str(p)) from None
+    with fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = _decode_line(raw, p, lineno)
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"malformed JSON ({exc.msg} at column {exc.colno})", path=str(p), line=lineno
-                ) from None
+            rec = _loads(line, p, lineno)
             if not isinstance(rec, dict):
                 raise InputError(
                     f"expected a JSON object, got {type(rec).__name__}", path=str(p), line=lineno
@@ -85,15 +155,26 @@ def write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    """Write a JSON document atomically, indented."""
+    """Write a JSON document atomically, indented (credentials redacted, lone surrogates escaped)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    text = _safe_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str)) + "\n"
+    write_text_atomic(p, text)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a text file atomically: a temporary name in the same folder, renamed on success."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=2, default=str)
-        fh.write("\n")
-    os.chmod(tmp, _umask_mode())
-    os.replace(tmp, p)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class AppendLog:
@@ -119,9 +200,16 @@ class AppendLog:
             with self.path.open("r+b") as fh:
                 fh.truncate(good)
             data = data[:good]
-        for line in data.decode("utf-8").splitlines():
+        for lineno, raw in enumerate(data.splitlines(), start=1):
+            line = _decode_line(raw, self.path, lineno)
             if line.strip():
-                rec = json.loads(line)
+                rec = _loads(line, self.path, lineno)
+                if not isinstance(rec, dict) or self.key not in rec:
+                    raise InputError(
+                        f"not a record of this output (no '{self.key}'): delete the file to start over",
+                        path=str(self.path),
+                        line=lineno,
+                    )
                 self.done[str(rec[self.key])] = rec
 
     def __contains__(self, key: object) -> bool:
