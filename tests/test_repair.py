@@ -155,3 +155,16 @@ def test_repair_fixes_a_real_failing_text(cid):
                 out = ct.repair(text, kw, random.Random(seed))
                 fixed += out is not None and out != text
     assert fixed > 0, cid
+
+
+def test_docs_repair_table_is_rendered_from_the_code():
+    from pathlib import Path
+
+    from followkit.constraints.repair import render_repairs_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "repairs.md"
+    assert doc.read_text(encoding="utf-8") == render_repairs_markdown(), (
+        "docs/repairs.md is stale: run `followkit constraints repairs --write docs/repairs.md`"
+    )
+    text = render_repairs_markdown()
+    assert "| `punctuation:no_comma` | yes |" in text and "| `language:response_language` | no |" in text

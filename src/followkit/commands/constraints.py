@@ -27,6 +27,23 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(text, nl=False)
 
+    @group.command("repairs")
+    def repairs(
+        write: str | None = typer.Option(
+            None, "--write", help="Write the Markdown to this file (docs/repairs.md)."
+        ),
+    ) -> None:
+        """Print which ids the rule teacher repairs, and how (docs/repairs.md)."""
+        from pathlib import Path
+
+        from followkit.constraints.repair import render_repairs_markdown
+
+        text = render_repairs_markdown()
+        if write:
+            Path(write).write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text, nl=False)
+
     @group.command("list")
     def list_(
         family: str | None = typer.Option(

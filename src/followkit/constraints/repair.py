@@ -87,3 +87,42 @@ def repair_response(
         {checks[i][0].id for i, ok in enumerate(state) if not ok and i not in tried_without_change}
     )
     return result
+
+
+STAGE_NAMES = {
+    0: "additions",
+    1: "layout",
+    2: "case, punctuation",
+    3: "head, postscript",
+    4: "ending",
+    5: "wrapper",
+}
+
+
+def render_repairs_markdown() -> str:
+    """docs/repairs.md: every constraint id, whether the rule teacher repairs it, and how."""
+    from followkit.constraints import registry
+
+    reg = registry.registry()
+    yes = [ct for _, ct in sorted(reg.items()) if ct.repairable]
+    lines = [
+        "# The rule teacher's repairs",
+        "",
+        "Generated from each constraint id's `repair` by `followkit constraints repairs`; do not edit by hand.",
+        "",
+        f"{len(yes)} of {len(reg)} ids have a minimal rule repair. `synth refine --teacher rules` applies them"
+        " one failed constraint at a time, in the stage order below, re-checks every constraint after each"
+        " fix and rejects a fix that breaks a constraint that held. A repair returns only text that passes"
+        " the id's strict check. Ids without one need new content, another language or a judgement:"
+        " `--teacher rules+MODEL` leaves those to a model.",
+        "",
+        "| id | repair | stage | how |",
+        "|---|---|---|---|",
+    ]
+    for cid, ct in sorted(reg.items()):
+        if ct.repairable:
+            stage = f"{ct.repair_stage} {STAGE_NAMES.get(ct.repair_stage, '')}".strip()
+            lines.append(f"| `{cid}` | yes | {stage} | {ct.repair_how.replace('|', '/')} |")
+        else:
+            lines.append(f"| `{cid}` | no | | |")
+    return "\n".join(lines) + "\n"
