@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except FollowkitError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
+        from followkit.redact import redact
+
+        typer.secho(redact(f"error: {' '.join(str(exc).split())}"), fg="red", err=True)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

@@ -16,6 +16,7 @@ import httpx
 
 from followkit.backends.base import Backend, Chat, Completion, Progress, SamplingParams
 from followkit.errors import BackendError
+from followkit.redact import redact
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 API_KEY_VARS = ("FOLLOWKIT_API_KEY", "OPENAI_API_KEY")
@@ -75,9 +76,9 @@ def _error_message(resp: httpx.Response) -> str:
         data = resp.json()
         err = data.get("error", data) if isinstance(data, dict) else data
         msg = err.get("message", err) if isinstance(err, dict) else err
-        return str(msg)[:300]
+        return redact(str(msg))[:300]
     except ValueError:
-        return resp.text[:300]
+        return redact(resp.text)[:300]
 
 
 def _cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
@@ -301,7 +302,7 @@ class OpenAIBackend(Backend):
 
     def cache_identity(self) -> str:
         """Cache namespace: the same model name on another server is another model."""
-        return f"openai:{self.base_url}:{self.model_id}"
+        return redact(f"openai:{self.base_url}:{self.model_id}")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "base_url": self.base_url}
+        return {**super().describe(), "base_url": redact(self.base_url)}

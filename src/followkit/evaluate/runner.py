@@ -143,7 +143,10 @@ def _check_out_dir(out: Path, fingerprint: dict[str, Any]) -> None:
             old = json.loads(cfg_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             old = {}
-        diff = [k for k in FINGERPRINT_FIELDS if old.get(k) != fingerprint.get(k)]
+        from followkit.redact import redact_obj
+
+        stored = redact_obj(fingerprint)  # run_config.json holds the redacted values
+        diff = [k for k in FINGERPRINT_FIELDS if old.get(k) != stored.get(k)]
         if diff:
             raise InputError(
                 f"holds samples of another run ({', '.join(diff)} differ): pass another --out or delete the folder",
