@@ -168,3 +168,21 @@ def test_docs_repair_table_is_rendered_from_the_code():
     )
     text = render_repairs_markdown()
     assert "| `punctuation:no_comma` | yes |" in text and "| `language:response_language` | no |" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("One. Two is cut off mid", "One."),
+        ("Done.", "Done."),
+        ('He said "yes." And then the', 'He said "yes."'),
+        ("* first item\n* second item\n* third it", "* first item\n* second item"),
+        ("no punctuation at all", "no punctuation at all"),
+        ("第一句。第二句没有写", "第一句。"),
+        ("Ends with a quote.\"", "Ends with a quote.\""),
+    ],
+)
+def test_trim_unfinished(text, want):
+    from followkit.constraints.edits import trim_unfinished
+
+    assert trim_unfinished(text) == want

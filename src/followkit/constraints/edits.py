@@ -178,3 +178,27 @@ def list_items(text: str, n: int) -> list[str] | None:
     if not parts:
         return None
     return [" ".join(p.split()) for p in parts]
+
+
+_TERMINAL = ".!?。！？…"
+_CLOSERS = "\"')]}”’」』》*"
+
+
+def trim_unfinished(text: str) -> str:
+    """The text without a last sentence cut off mid-way (a reply stopped by its token limit).
+
+    A last line that does not end in terminal punctuation (closing quotes or brackets allowed) is cut
+    after its last terminal punctuation, or dropped when it has none and other lines remain.
+    """
+    body = text.rstrip()
+    core = body.rstrip(_CLOSERS)
+    if not core or core[-1] in _TERMINAL:
+        return body
+    head, nl, last = body.rpartition("\n")
+    cut = max(last.rfind(ch) for ch in _TERMINAL)
+    if cut >= 0:
+        end = cut + 1
+        while end < len(last) and last[end] in _CLOSERS:
+            end += 1
+        return (head + nl + last[:end]).rstrip()
+    return head.rstrip() if head.strip() else body

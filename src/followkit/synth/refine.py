@@ -96,6 +96,7 @@ def _as_verdicts(raw: list[dict[str, Any]]) -> list[Verdict]:
 
 
 RULES = "rules"
+UNFINISHED = "unfinished_sentence"  # the rule teacher's step that cuts a sentence the token limit broke
 
 
 def split_teacher(spec: str) -> tuple[bool, str | None]:
@@ -112,6 +113,7 @@ def split_teacher(spec: str) -> tuple[bool, str | None]:
 
 def rule_pass(items: list[_Item], judge_role: Any, seed: int) -> None:
     """Apply the rule teacher to each item's rule-checked constraints, recording each accepted fix."""
+    from followkit.constraints.edits import trim_unfinished
     from followkit.constraints.repair import repair_response
     from followkit.constraints.verify import parse_checks
 
@@ -120,13 +122,20 @@ def rule_pass(items: list[_Item], judge_role: Any, seed: int) -> None:
         pos = [i for i, c in enumerate(it.constraints) if is_rule(c.id)]
         if not pos:
             continue
+        finished = trim_unfinished(it.current)
+        if finished != it.current.rstrip() and finished.strip():
+            # a reply cut off by its token limit: the teacher's answer ends where a sentence does
+            it.steps.append({"before": it.current, "fixed": UNFINISHED, "index": -1, "by": RULES})
+            it.current = finished
+            changed.append(it)
         checks = parse_checks([(it.constraints[i].id, it.constraints[i].kwargs) for i in pos])
         res = repair_response(checks, it.current, random.Random(f"repair:{seed}:{it.rec['key']}"))
         for step in res.steps:
             it.steps.append({"before": step.before, "fixed": step.id, "index": pos[step.index], "by": RULES})
         if res.steps:
             it.current = res.text
-            changed.append(it)
+            if not any(x is it for x in changed):
+                changed.append(it)
         # What a rule could not fix is left to the model teacher, if there is one.
         it.unrepaired = [pos[i] for i, ok in enumerate(res.verdicts) if not ok]
     if changed:
