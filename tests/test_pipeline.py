@@ -234,3 +234,17 @@ def test_a_failed_stage_stops_its_dependents_but_not_its_neighbours(tmp_path: Pa
         run_pipeline(load_pipeline(str(pipe), [], str(run_dir)), log=lambda m: None, jobs=2)
     assert _statuses(run_dir) == {"bad": "failed", "good": "done"}
     assert Path(ok).exists()
+
+
+def test_when_turns_a_stage_off(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    out = str(run_dir / "x.json")
+    pipe = _write_pipeline(
+        tmp_path,
+        [{"name": "opt", "args": [out], "outputs": [out], "when": "${ood}", "launcher": [sys.executable, "-c", _TIMED]}],
+        {"ood": ""},
+    )  # fmt: skip
+    run_pipeline(load_pipeline(str(pipe), [], str(run_dir)), log=lambda m: None)
+    assert _statuses(run_dir) == {"opt": "off"} and not Path(out).exists()
+    run_pipeline(load_pipeline(str(pipe), ["ood=some/file.jsonl"], str(run_dir)), log=lambda m: None)
+    assert _statuses(run_dir) == {"opt": "done"} and Path(out).exists()

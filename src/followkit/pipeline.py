@@ -35,6 +35,7 @@ from followkit.io import file_sha256, write_json
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 RECORD_DIR = ".pipeline"
+OFF = ("", "0", "false", "no", "off")
 
 
 class StageSpec(BaseModel):
@@ -50,6 +51,14 @@ class StageSpec(BaseModel):
     # for multi-GPU training; the stage then runs `<launcher> followkit.cli <args>`.
     launcher: list[str] = Field(default_factory=list)
     after: list[str] = Field(default_factory=list, description="stages that must finish first")
+    when: str | None = Field(
+        None, description="run only when this (after substitution) is not empty, 0, false, no or off"
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """False when `when` is set and off."""
+        return self.when is None or self.when.strip().lower() not in OFF
 
 
 class PipelineSpec(BaseModel):
@@ -131,6 +140,7 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
                     outputs=[_subst(a, variables, path, s.name) for a in s.outputs],
                     launcher=[_subst(a, variables, path, s.name) for a in s.launcher],
                     after=s.after,
+                    when=None if s.when is None else _subst(s.when, variables, path, s.name),
                 )
                 for s in spec.stages
             ],
@@ -254,6 +264,11 @@ def run_pipeline(
             if not deps[stage.name] <= finished:
                 continue
             pending.remove(stage)
+            if not stage.enabled:
+                run.outcomes.append(StageOutcome(stage.name, "off", detail=f"when: {stage.when!r}"))
+                log(f"[off ] {stage.name}: not asked for")
+                finished.add(stage.name)
+                continue
             if not force and is_fresh(run, stage):
                 run.outcomes.append(
                     StageOutcome(stage.name, "skipped", detail="inputs and arguments unchanged")
