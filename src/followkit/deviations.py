@@ -112,6 +112,77 @@ DEVIATIONS: list[Deviation] = [
         "knowledge / instruction / other, by exact match with operations on the options",
         _KCIF + "ERROR_CLASSES_BY_OPERATION",
     ),
+    # --- CFBench and ComplexBench (judged checklists), both modes --------------------------------
+    Deviation(
+        "cfbench, complexbench",
+        "judge prompt",
+        "the authors' Chinese prompts; CFBench asks for each criterion's text echoed with a TAB and 0/1 "
+        "and rejects a differing echo, ComplexBench for a final '答案：是/否'",
+        "followkit's own English prompts in the same structure; the response in a hash-named block, a "
+        "hash marker line, then 'Checklist Scores: {\"<number>\": 0|1}' read after the marker",
+        "followkit.evaluate.checklist.SCORES_KEYED_BY_NUMBER",
+    ),
+    Deviation(
+        "cfbench, complexbench",
+        "judge model",
+        "gpt-4o at temperature 0.01 (CFBench), gpt-4-1106-preview at 0 (ComplexBench)",
+        "any --judge model at temperature 0",
+        "followkit.evaluate.checklist.JUDGE_TEMPERATURE",
+    ),
+    Deviation(
+        "cfbench",
+        "unparsable verdict",
+        "up to 10 retries, then any 'text<TAB>0|1' lines are read leniently; none found scores 0",
+        "one retry that shows the parse error; still unparsable scores CSR = ISR = PSR = 0 and is "
+        "counted in judge_unparsable_rate",
+        "followkit.evaluate.cfbench.UNPARSABLE_SCORES_ZERO",
+    ),
+    Deviation(
+        "cfbench",
+        "CSR, ISR, PSR",
+        "benchmark means printed rounded to 2 decimals",
+        "unrounded means with standard errors (per-item CSR rounded to 2 decimals, as the authors do)",
+        "followkit.evaluate.cfbench.MEANS_UNROUNDED",
+    ),
+    Deviation(
+        "complexbench",
+        "rule-checked questions",
+        "an LLM first extracts the part of the response the question is about, then con_rule.py checks it",
+        "rules followkit maps are checked on the whole response; rules about a part (model_*, *_each) "
+        "are judged",
+        "followkit.evaluate.complexbench.RULES_ON_WHOLE_RESPONSE",
+    ),
+    Deviation(
+        "complexbench",
+        "keyword, forbidden_word, startswith, endswith, length, length_word, Json",
+        "exact substrings after mapping ASCII punctuation to full width; len() of the text; "
+        "whitespace-split words; Json with its required keys; match and constraint_punc by rule",
+        "followkit's zh_keywords / zh_startend (casefolded), zh_length:characters (no whitespace), "
+        "zh_length:words, trace_format:json (no keys); match, constraint_punc and Json with keys are judged",
+        "followkit.evaluate.complexbench.RULE_MAP",
+    ),
+    Deviation(
+        "complexbench",
+        "unparsable verdict",
+        "'yes' when the reply holds 是 and no 否, else not met",
+        "one retry that shows the parse error; still unparsable is not met and counted in "
+        "judge_unparsable_rate",
+        "followkit.evaluate.complexbench.UNPARSABLE_IS_NOT_MET",
+    ),
+    Deviation(
+        "complexbench",
+        "judge input",
+        "instruction cut to 6,000 and response to 4,000 characters",
+        "the whole instruction and response",
+        "followkit.evaluate.complexbench.FULL_TEXTS_TO_JUDGE",
+    ),
+    Deviation(
+        "complexbench",
+        "drfr_nested",
+        "no such number (nested_methods_drfr per composition signature only)",
+        "also DRFR over instructions with two or more distinct composition types",
+        "followkit.evaluate.complexbench.NESTED_MIN_TYPES",
+    ),
     # --- IFBench, --semantics corrected --------------------------------------------------------
     Deviation(
         "ifbench",

@@ -17,6 +17,9 @@ _BUILTIN = {
     "trace": "followkit.evaluate.trace:TraceBenchmark",
     "followkit-bench": "followkit.evaluate.followkit_bench:FollowkitBench",
     "kcif": "followkit.evaluate.kcif:KCIFBenchmark",
+    "cfbench": "followkit.evaluate.cfbench:CFBenchBenchmark",
+    "complexbench": "followkit.evaluate.complexbench:ComplexBenchBenchmark",
+    "complexbench-en": "followkit.evaluate.complexbench:ComplexBenchEnBenchmark",
 }
 
 
