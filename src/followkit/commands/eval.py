@@ -11,7 +11,10 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_cmd(
         benchmark: str = typer.Option(
-            ..., "--benchmark", "-b", help="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench or kcif."
+            ...,
+            "--benchmark",
+            "-b",
+            help="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench, kcif, cfbench, complexbench or complexbench-en.",
         ),
         model: str = typer.Option(
             "embedded", "--model", "-m", help="embedded | hf:PATH | openai:NAME | vllm:PATH."
@@ -23,7 +26,9 @@ def register(app: typer.Typer) -> None:
         system_prompt: str = typer.Option(
             None, "--system-prompt", help="System prompt TEXT, or @FILE to read it."
         ),
-        judge: str = typer.Option(None, "--judge", help="Judge model spec, for judged benchmarks (trace)."),
+        judge: str = typer.Option(
+            None, "--judge", help="Judge model spec, for judged benchmarks (trace, cfbench, complexbench)."
+        ),
         judge_base_url: str = typer.Option(
             None, "--judge-base-url", help="Server URL for an openai:NAME judge."
         ),

@@ -1,0 +1,37 @@
+"""`followkit export lm-eval DIR`: followkit's benchmarks as lm-evaluation-harness tasks."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `export` command group."""
+    group = typer.Typer(help="Export followkit's benchmarks for other tools.", no_args_is_help=True)
+    app.add_typer(group, name="export")
+
+    @group.command("lm-eval")
+    def lm_eval(
+        out_dir: str = typer.Argument(
+            ..., metavar="DIR", help="Folder for the task YAML, data and metrics module."
+        ),
+        ifeval: str | None = typer.Option(
+            None,
+            "--ifeval",
+            help="Local IFEval JSONL (key/prompt/instruction_id_list/kwargs): adds followkit_ifeval.",
+        ),
+        ifbench: str | None = typer.Option(
+            None, "--ifbench", help="Local IFBench JSONL (IFBench_test.jsonl): adds followkit_ifbench."
+        ),
+        max_gen_toks: int = typer.Option(
+            1280, "--max-gen-toks", help="New tokens per response in the tasks."
+        ),
+    ) -> None:
+        """Write lm-eval tasks (followkit_bench, and IFEval / IFBench from local files) scored by followkit's checkers."""
+        from followkit.lmeval.export import export_lm_eval
+
+        for path in export_lm_eval(out_dir, ifeval=ifeval, ifbench=ifbench, max_gen_toks=max_gen_toks):
+            typer.echo(f"wrote {path}")
+        typer.echo(
+            f"run: lm_eval --include_path {out_dir} --tasks followkit_bench --model hf --model_args pretrained=PATH --apply_chat_template"
+        )
