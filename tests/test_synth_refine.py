@@ -217,3 +217,16 @@ def test_rules_plus_model_falls_back_to_the_model(tmp_path):
     assert all(check_all([(c.id, c.kwargs) for c in cons], final))
     bys = [p["meta"]["fixed_by"] for p in read(tmp_path / "pairs_refine.jsonl")]
     assert bys == ["rules", "rules", "rules", "model"]
+
+
+def test_passing_answers_are_kept_as_sft_records(tmp_path):
+    good = "the cat is a small animal it sleeps all day. any questions?"
+    rule_setup(tmp_path, RULE_CONS, good)
+    man = run_refine(RefineConfig(teacher="rules"), tmp_path, progress=False)
+    (sft,) = read(tmp_path / "sft_refine.jsonl")
+    assert sft["messages"][-1]["content"] == good and sft["meta"]["steps"] == 0
+    assert read(tmp_path / "pairs_refine.jsonl") == []
+    assert (man["counts"]["passing_kept"], man["counts"]["refined"]) == (1, 0)
+    rule_setup(tmp_path / "off", RULE_CONS, good)
+    run_refine(RefineConfig(teacher="rules", keep_passing=False), tmp_path / "off", progress=False)
+    assert read(tmp_path / "off" / "sft_refine.jsonl") == []

@@ -87,8 +87,8 @@ def regroup(text: str, n: int) -> list[str] | None:
     """Exactly n non-empty blocks of the text with no blank line inside any of them.
 
     Too many blank-line blocks: the extra ones join the last (line by line). Too few: the longest
-    block is split between sentences until there are n. None when the text has fewer than n
-    sentences to go round.
+    block is split (between sentences, else at a clause or word boundary) until there are n. None
+    when the text is too short to go round.
     """
     if n < 1:
         return None
@@ -101,16 +101,33 @@ def regroup(text: str, n: int) -> list[str] | None:
     while len(parts) < n:
         order = sorted(range(len(parts)), key=lambda i: -len(parts[i]))
         for i in order:
-            spans = sentence_spans(parts[i])
-            if len(spans) >= 2:
-                mid = spans[len(spans) // 2][0]
-                head, tail = parts[i][:mid].strip(), parts[i][mid:].strip()
-                if head and tail:
-                    parts[i : i + 1] = [head, tail]
-                    break
+            cut = _split_point(parts[i])
+            if cut is not None:
+                parts[i : i + 1] = [parts[i][:cut].strip(), parts[i][cut:].strip()]
+                break
         else:
             return None
     return parts
+
+
+def _split_point(block: str) -> int | None:
+    """Where to split a block in two: between its middle sentences, else at a clause or word boundary."""
+    spans = sentence_spans(block)
+    if len(spans) >= 2:
+        mid = spans[len(spans) // 2][0]
+        if block[:mid].strip() and block[mid:].strip():
+            return mid
+    # One long sentence: after a comma or semicolon nearest the middle, else between middle words.
+    words = list(_WORD_RE.finditer(block))
+    if len(words) < 6:
+        return None
+    middle = len(block) // 2
+    clauses = [m.end() for m in re.finditer(r"[,;，；、]\s*", block) if 0 < m.end() < len(block)]
+    if clauses:
+        cut = min(clauses, key=lambda c: abs(c - middle))
+        if block[:cut].strip() and block[cut:].strip():
+            return cut
+    return words[len(words) // 2].start()
 
 
 # --------------------------------------------------------------------------- short additions

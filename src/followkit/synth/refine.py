@@ -55,6 +55,11 @@ class RefineConfig(BaseModel):
     max_tokens: int = Field(512, ge=1)
     seed: int = 0
     per_instruction: int = Field(1, ge=1, description="failing responses refined per instruction")
+    keep_passing: bool = Field(
+        True,
+        description="also write the student's answers that already follow every constraint as SFT "
+        "records (instructions without one get their refined answer)",
+    )
     batch_size: int = Field(16, ge=1)
     template: str = "synth_refine"
     cache: bool = True
@@ -234,6 +239,18 @@ def item_outputs(it: _Item, teacher_model: str) -> tuple[list[dict[str, Any]], d
     return pairs, sft
 
 
+def passing_answers(recs: list[dict[str, Any]], per_instruction: int) -> list[dict[str, Any]]:
+    """Per instruction, the first `per_instruction` responses that already follow every constraint."""
+    taken: dict[str, int] = {}
+    out = []
+    for r in recs:
+        if r.get("follow_all_strict") is not True or taken.get(r["id"], 0) >= per_instruction:
+            continue
+        taken[r["id"]] = taken.get(r["id"], 0) + 1
+        out.append(r)
+    return out
+
+
 def select_for_refinement(recs: list[dict[str, Any]], per_instruction: int) -> list[dict[str, Any]]:
     """Failing responses to refine: per instruction, the first `per_instruction` that fail a constraint."""
     taken: dict[str, int] = {}
@@ -327,6 +344,23 @@ def run_refine(
                     pairs_log.append(p)
                 sft_log.append(sft)  # last: its presence marks the item done
                 bar.advance(1)
+        kept = 0
+        if cfg.keep_passing:
+            for rec in passing_answers(recs, cfg.per_instruction):
+                kept += 1
+                if rec["key"] not in sft_log:
+                    sft_log.append(
+                        {
+                            "id": rec["key"],
+                            "messages": rec["messages"] + [{"role": "assistant", "content": rec["response"]}],
+                            "meta": {
+                                "source": rec["key"],
+                                "instruction_id": rec["id"],
+                                "steps": 0,
+                                "teacher": None,
+                            },
+                        }
+                    )
         n_pairs, n_sft = len(pairs_log.done), len(sft_log.done)
     failures_file = failures.write(out)
     tb = teacher_role.backend
@@ -344,7 +378,9 @@ def run_refine(
         counts={
             "responses": len(recs),
             "failing_selected": len(chosen),
-            "refined": n_sft,
+            "refined": n_sft - kept,
+            "passing_kept": kept,
+            "sft_records": n_sft,
             "pairs": n_pairs,
             "pairs_new": new_pairs,
             "failed": len(failures),

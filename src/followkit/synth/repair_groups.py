@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from followkit.constraints.edits import trim_unfinished
 from followkit.constraints.repair import repair_response
 from followkit.constraints.verify import parse_checks, verdicts
 from followkit.schema import Constraint, render_prompt
@@ -68,14 +69,18 @@ def _follows(cons: list[Constraint], text: str) -> bool:
 
 
 def _y1(samples: list[dict[str, Any]], cons: list[Constraint], rng: random.Random) -> tuple[str, str] | None:
-    """(y1, its source y0): the first passing sample, else the first sample whose repair passes."""
+    """(y1, its source y0): the first passing sample, else the first sample whose repair passes.
+
+    y0 is the sample with a sentence its token limit broke cut off, as the rule teacher does in refine.
+    """
     for r in samples:
         if follow_all(r["verdicts"], "strict") is True:
             return r["response"], r["response"]
     for r in samples:
-        fixed = _repaired(cons, r["response"], rng)
+        y0 = trim_unfinished(r["response"]) or r["response"]
+        fixed = _repaired(cons, y0, rng)
         if fixed is not None:
-            return fixed, r["response"]
+            return fixed, y0
     return None
 
 
