@@ -52,12 +52,43 @@ def register(app: typer.Typer) -> None:
         try:
             settings = TrainConfig.model_validate(values)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err.get("loc", ())) or None
-            raise InputError(err["msg"], path=config or "command line", field=field) from None
+            raise InputError.from_validation(exc, path=config or "command line") from None
+        check_data(settings)  # every record, before OUT/config.yaml is written or a model loads
         typer.echo("effective config:\n" + yaml.safe_dump(settings.model_dump(), sort_keys=False).rstrip())
         summary = run(settings, resume=resume)
         typer.echo(
             f"trained {summary['items']} items for {summary['global_step']} steps "
             f"(loss {summary['train_loss']:.4f}); output in {out}"
         )
+
+
+def check_data(settings: object) -> None:
+    """Read and check every training record (no tokenizer): bad rows, duplicates and empty files fail here.
+
+    The runners read the file again after writing OUT/config.yaml and loading the model; this pass
+    makes bad data fail first, with nothing written (DESIGN 10).
+    """
+    from followkit.errors import InputError
+    from followkit.io import check_input_file, iter_jsonl
+
+    method, path = settings.method, str(settings.data)  # type: ignore[attr-defined]
+    skip = bool(getattr(settings, "skip_bad_records", False))
+    check_input_file(path, "JSONL file")
+    if method == "grpo":
+        from followkit.train.grpo import load_prompts
+
+        load_prompts(path, skip)  # raises on a bad row, or when no row is usable
+        return
+    from followkit.train.data import parse_record
+
+    usable = 0
+    for line, rec in iter_jsonl(path):
+        try:
+            parse_record(method, rec, path, line)
+        except InputError:
+            if not skip:
+                raise
+            continue
+        usable += 1
+    if not usable:
+        raise InputError("no usable training records (empty file)", path=path)

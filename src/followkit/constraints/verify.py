@@ -214,6 +214,15 @@ def _parse_followkit_checks(
     return ids, checks, judged
 
 
+def check_constraints(rec: dict, path: str | Path, line: int, semantics: str = "reference") -> list[str]:
+    """Validate a followkit row's `constraints` (ids known, kwargs valid); returns the judged ids.
+
+    Raises a one-line error naming file, line and field (`constraints[i].id` or `.kwargs`), so a
+    stage can check every row before its first model call.
+    """
+    return _parse_followkit_checks(rec, str(path), line, semantics)[2]
+
+
 def _ident(rec: dict, name: str, path: str, line: int) -> Any:
     value = require(rec, name, (str, int), path, line)
     if isinstance(value, bool):
@@ -233,7 +242,10 @@ def load_items(
     (MISSING_RESPONSES_SKIPPED)."""
     path = str(path)
     if prompts is not None:
-        return _load_joined(path, str(prompts), missing, semantics)
+        items = _load_joined(path, str(prompts), missing, semantics)
+        if not items:
+            raise InputError(f"no prompt of {prompts} has a response in this file", path=path)
+        return items
     items = []
     for line, rec in iter_jsonl(path):
         if "constraints" in rec:
@@ -256,6 +268,8 @@ def load_items(
                 line,
                 "instruction_id_list",
             )
+    if not items:
+        raise InputError("no rows to verify (empty file)", path=path)
     return items
 
 

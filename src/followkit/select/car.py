@@ -192,17 +192,37 @@ def _constraints_of(rec: dict[str, Any], path: str, line: int) -> list[dict[str,
     return []
 
 
+def _check_known(cons: list[dict[str, Any]], rec: dict[str, Any], path: str, line: int) -> None:
+    """Every rule constraint id known and its kwargs valid (a misspelled id fails, never skipped)."""
+    from followkit.constraints.verify import check_constraints
+
+    rule = [c for c in cons if c["id"] != "trace:text"]
+    if not rule:
+        return
+    dims = {i: c.get("dimension") for i, c in enumerate(rec.get("constraints") or []) if isinstance(c, dict)}
+    check_constraints(
+        {"constraints": [{**c, "dimension": dims.get(i)} for i, c in enumerate(rule)]}, path, line
+    )
+
+
 def load_teacher(name: str, path: str | Path, model: str | None = None) -> Teacher:
     """A teacher's records; its model spec from the argument or the file's `model` field."""
     path = str(path)
     teacher = Teacher(name, path, model)
     models: set[str] = set()
+    seen: dict[str, int] = {}
     for line, rec in iter_jsonl(path):
         rid = rec.get("id", rec.get("key"))
         if rid is None or isinstance(rid, bool) or not isinstance(rid, (str, int)):
             raise InputError("missing (a string 'id', or an IFEval 'key')", path=path, line=line, field="id")
+        if str(rid) in seen:
+            raise InputError(
+                f"duplicate id '{rid}' (also on line {seen[str(rid)]})", path=path, line=line, field="id"
+            )
+        seen[str(rid)] = line
         chat, response = _chat_of(rec, path, line)
         cons = _constraints_of(rec, path, line)
+        _check_known(cons, rec, path, line)
         teacher.records.append(TeacherRecord(str(rid), chat, response, cons, line))
         if isinstance(rec.get("model"), str) and rec["model"]:
             models.add(rec["model"])

@@ -217,23 +217,55 @@ def verdicts_for(jobs: list[VerdictJob], judge_backend: Callable[[], Any] | None
 
 
 def read_instructions(path: str | Path) -> Iterator[Instruction]:
-    """Instruction records from a JSONL file; a bad record raises InputError naming file, line and field."""
+    """Instruction records from a JSONL file, every one checked: InputError naming file, line and field.
+
+    Checked: the record's shape, its constraint ids and kwargs (judged constraints need a TRACE
+    dimension), and its id (a duplicate names both lines). An empty file is an error too.
+    """
+    from followkit.constraints.verify import check_constraints
+
+    seen: dict[str, int] = {}
     for lineno, rec in iter_jsonl(path):
         try:
-            yield Instruction.model_validate(rec)
+            inst = Instruction.model_validate(rec)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err.get("loc", ())) or None
-            raise InputError(err["msg"], path=str(path), line=lineno, field=field) from None
+            raise InputError.from_validation(exc, path=str(path), line=lineno) from None
+        check_constraints(rec, path, lineno)
+        if inst.id in seen:
+            raise InputError(
+                f"duplicate id '{inst.id}' (also on line {seen[inst.id]})",
+                path=str(path),
+                line=lineno,
+                field="id",
+            )
+        seen[inst.id] = lineno
+        yield inst
+    if not seen:
+        raise InputError("no instructions (empty file)", path=str(path))
 
 
 def read_records(path: str | Path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
-    """(line, record) from a JSONL file, each checked to have `fields`."""
+    """(line, record) from a JSONL file, each checked to have `fields`; a duplicate `key` or an empty file is an error."""
+    seen: dict[str, int] = {}
     for lineno, rec in iter_jsonl(path):
         for f in fields:
             if f not in rec:
                 raise InputError("missing", path=str(path), line=lineno, field=f)
+        if "key" in fields:
+            key = str(rec["key"])
+            if key in seen:
+                raise InputError(
+                    f"duplicate key '{key}' (also on line {seen[key]})",
+                    path=str(path),
+                    line=lineno,
+                    field="key",
+                )
+            seen[key] = lineno
+        else:
+            seen[str(lineno)] = lineno
         yield lineno, rec
+    if not seen:
+        raise InputError("no records (empty file)", path=str(path))
 
 
 def chunks(items: list, size: int) -> Iterator[list]:

@@ -92,6 +92,40 @@ def record_constraints(rec: dict[str, Any]) -> list[Constraint]:
     return [Constraint.model_validate(c) for c in rec["constraints"]]
 
 
+def check_resumable(log: Any, insts: list[Instruction], system: str | None, sampling: dict) -> None:
+    """Refuse to resume into responses to other prompts or sampling (ids reused with new prompts).
+
+    A kept response must answer the same chat with the same sampling; otherwise a rerun would
+    silently reuse answers to questions no longer asked (eval refuses the same way).
+    """
+    from followkit.errors import InputError
+    from followkit.redact import redact_obj
+
+    kept: dict[str, list[str]] = {}
+    for key in log.done:
+        kept.setdefault(key.rpartition("#")[0], []).append(key)
+    for inst in insts:
+        if inst.id not in kept:
+            continue
+        chat = redact_obj(user_chat(inst.prompt, system))
+        for key in kept[inst.id]:
+            old = log.done[key]
+            what = [
+                name
+                for name, a, b in (
+                    ("prompt", old.get("messages"), chat),
+                    ("sampling", old.get("sampling"), sampling),
+                )
+                if a is not None and redact_obj(a) != b
+            ]
+            if what:
+                raise InputError(
+                    f"holds response '{key}' to another {' and '.join(what)} than id '{inst.id}' has now: "
+                    "pass another --out or delete the file",
+                    path=str(log.path),
+                )
+
+
 class LazyBackend:
     """A role's backend, loaded on first use (a judge is only needed for judged constraints)."""
 
@@ -149,6 +183,7 @@ def run_respond(
         AppendLog(out / "responses.jsonl", key="key") as log,
         stage_progress("respond", len(insts), progress) as bar,
     ):
+        check_resumable(log, insts, cfg.system, params.to_dict())
         todo = [i for i in insts if any(response_key(i.id, s) not in log for s in range(cfg.n))]
         bar.advance(len(insts) - len(todo), cached=len(insts) - len(todo))
         for batch in chunks(todo, cfg.batch_size):

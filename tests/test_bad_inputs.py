@@ -1,0 +1,301 @@
+"""Bad input, command by command: exit 2, one line naming the file (and line), nothing written.
+
+Every case runs `python -m followkit.cli ...` in a subprocess and asserts: exit code 2, exactly one
+line on stderr that starts with "error:" and names the file (and `:LINE:` where the fault sits on
+a line), no traceback, and an output folder whose bytes are unchanged (hashed before and after).
+No case loads a model: each must fail validation before the first model call, which is the point.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+# ------------------------------------------------------------------------------------ valid rows
+
+CONSTRAINT = {"id": "punctuation:no_comma", "kwargs": {}, "text": "Do not use any commas."}
+PROMPT = "Write a greeting.\n1. Do not use any commas.\n"
+
+IFEVAL_PROMPT = {
+    "key": 1,
+    "prompt": "Write a greeting. Do not use any commas.",
+    "instruction_id_list": ["punctuation:no_comma"],
+    "kwargs": [{}],
+}
+IFEVAL_RESPONSE = {**IFEVAL_PROMPT, "response": "Hello there friend."}
+INSTRUCTION = {"id": "i1", "task": "Write a greeting.", "constraints": [CONSTRAINT], "prompt": PROMPT}
+SFT = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+WINRATE = {"id": "p1", "prompt": "Write a greeting.", "response": "Hello there friend."}
+TEACHER = {
+    "id": "p1",
+    "messages": [{"role": "user", "content": PROMPT}],
+    "response": "Hello there friend.",
+    "constraints": [CONSTRAINT],
+}
+SEED = {"id": "s1", "task": "Write a poem about the sea."}
+
+
+def _response_rows() -> list[dict]:
+    """Two Response records as `synth respond` writes them (one following, one not)."""
+    from followkit.schema import Instruction
+    from followkit.synth.common import rule_verdicts, user_chat
+    from followkit.synth.respond import response_record
+
+    inst = Instruction.model_validate(INSTRUCTION)
+    rows = []
+    for s, text in enumerate(["Hello there friend.", "Hello, there, friend."]):
+        vs = rule_verdicts(inst.constraints, text, inst.prompt)
+        rows.append(response_record(inst, s, text, user_chat(inst.prompt), "scripted", {}, vs))
+    return rows
+
+
+def _second(row: dict, **changes: object) -> dict:
+    out = copy.deepcopy(row)
+    for k in ("id", "key"):
+        if k in out and isinstance(out[k], str):
+            out[k] = out[k] + "b"
+        elif k in out and isinstance(out[k], int):
+            out[k] = out[k] + 1
+    out.update(changes)
+    return out
+
+
+def _without(row: dict, key: str) -> dict:
+    return {k: v for k, v in row.items() if k != key}
+
+
+# ------------------------------------------------------------------------------------ the table
+
+
+@dataclass
+class Command:
+    """One command: its argv with {IN} (the bad file) and {OUT}, a valid row, and its field faults."""
+
+    name: str
+    argv: list[str]
+    row: dict
+    missing: str  # a field every row needs
+    dup_ids: bool = False  # duplicate ids are an error
+    constraints: str | None = None  # "followkit" | "ifeval": where a constraint id sits
+    extra_files: dict[str, list[dict]] = field(default_factory=dict)
+    good_output: str = "results.json"
+
+
+COMMANDS = [
+    Command(
+        "verify", ["verify", "{IN}", "--out", "{OUT}"], IFEVAL_RESPONSE, "response", constraints="ifeval"
+    ),
+    Command(
+        "synth-respond",
+        ["synth", "respond", "--out", "{OUT}", "--instructions", "{IN}", "--student", "embedded"],
+        INSTRUCTION,
+        "prompt",
+        dup_ids=True,
+        constraints="followkit",
+        good_output="responses.jsonl",
+    ),
+    Command(
+        "synth-pairs",
+        ["synth", "pairs", "--out", "{OUT}", "--responses", "{IN}"],
+        {},  # filled from _response_rows()
+        "response",
+        good_output="pairs_dpo.jsonl",
+    ),
+    Command(
+        "synth-refine",
+        ["synth", "refine", "--out", "{OUT}", "--responses", "{IN}", "--teacher", "rules"],
+        {},
+        "response",
+        good_output="manifest.json",
+    ),
+    Command(
+        "synth-compose",
+        ["synth", "compose", "--out", "{OUT}", "--seeds", "{IN}", "--n", "2"],
+        SEED,
+        "task",
+        good_output="instructions.jsonl",
+    ),
+    Command(
+        "train",
+        ["train", "--method", "sft", "--data", "{IN}", "--out", "{OUT}", "max_steps=1"],
+        SFT,
+        "messages",
+        good_output="config.yaml",
+    ),
+    Command(
+        "car",
+        ["car", "--teacher", "a={IN}", "--teacher", "b={GOOD}", "--out", "{OUT}"],
+        TEACHER,
+        "response",
+        dup_ids=True,
+        constraints="followkit",
+        good_output="car.json",
+    ),
+    Command(
+        "winrate",
+        ["winrate", "--responses", "{IN}", "--baseline", "{GOOD}", "--judge", "embedded", "--out", "{OUT}"],
+        WINRATE,
+        "response",
+        dup_ids=True,
+        good_output="winrate.json",
+    ),
+    Command(
+        "eval",
+        ["eval", "--benchmark", "ifeval:{IN}", "--out", "{OUT}"],
+        IFEVAL_PROMPT,
+        "prompt",
+        dup_ids=True,
+        constraints="ifeval",
+    ),
+]
+
+
+@dataclass
+class Case:
+    """One bad input: the file's bytes, and the line the error must name (None: the file only)."""
+
+    kind: str
+    data: bytes | None  # None: the path does not exist
+    line: int | None = None
+    folder: bool = False
+
+
+def _jsonl(*rows: dict) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def _bad_constraint(cmd: Command, which: str) -> dict:
+    row = _second(cmd.row)
+    if cmd.constraints == "ifeval":
+        if which == "id":
+            row["instruction_id_list"] = ["punctuation:no_coma"]
+        else:
+            row["instruction_id_list"] = ["length_constraints:number_words"]
+            row["kwargs"] = [{"num_words": "many", "relation": "at least"}]
+    else:
+        c = {**CONSTRAINT}
+        if which == "id":
+            c["id"] = "punctuation:no_coma"
+        else:
+            c.update(
+                id="length_constraints:number_words", kwargs={"num_words": "many", "relation": "at least"}
+            )
+        row["constraints"] = [c]
+    return row
+
+
+def cases_for(cmd: Command) -> list[Case]:
+    """The bad-input cases every JSONL-reading command gets, plus the field faults it has."""
+    good = _jsonl(cmd.row)
+    cases = [
+        Case("missing-file", None),
+        Case("folder", None, folder=True),
+        Case("empty-file", b""),
+        Case("blank-lines", b"\n  \n"),
+        Case("non-utf8", good + b'{"id": "\xff\xfe"}\n', 2),
+        Case("malformed-json", good + b'{"id": \n', 2),
+        Case("deep-nesting", good + b"[" * 100_000 + b"]" * 100_000 + b"\n", 2),
+        Case("5000-digit-int", good + b'{"id": ' + b"9" * 5000 + b"}\n", 2),
+        Case("not-an-object", good + b"[1, 2]\n", 2),
+        Case("missing-field", good + _jsonl(_without(_second(cmd.row), cmd.missing)), 2),
+    ]
+    if cmd.dup_ids:
+        cases.append(Case("duplicate-id", good + _jsonl(cmd.row), 2))
+    if cmd.constraints:
+        cases.append(Case("misspelled-constraint-id", good + _jsonl(_bad_constraint(cmd, "id")), 2))
+        cases.append(Case("bad-constraint-kwargs", good + _jsonl(_bad_constraint(cmd, "kwargs")), 2))
+    return cases
+
+
+def _folder_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {**os.environ, "FOLLOWKIT_CACHE": str(tmp / "cache.sqlite"), "FOLLOWKIT_HOME": str(tmp / "home")}
+    env["FOLLOWKIT_OFFLINE"] = "1"
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def run_cli(argv: list[str], tmp: Path) -> subprocess.CompletedProcess:
+    """`python -m followkit.cli ARGV` in tmp, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "followkit.cli", *argv],
+        cwd=tmp,
+        env=_env(tmp),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_refused(proc: subprocess.CompletedProcess, names: str, line: int | None, out: Path, before: str):
+    """Exit 2, one 'error:' line naming the file (and line), no traceback, output unchanged."""
+    err = proc.stderr.strip()
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr[-2000:]
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:], proc.stdout[-1000:])
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error:"), err
+    assert names in err, (names, err)
+    if line is not None:
+        assert f"{names}:{line}:" in err, (line, err)
+    assert _folder_hash(out) == before, "the output folder changed"
+
+
+def _prepare_out(tmp: Path, cmd: Command) -> Path:
+    out = tmp / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("a user's file\n", encoding="utf-8")
+    earlier = _response_rows()[0] if cmd.good_output == "responses.jsonl" else {"id": "earlier"}
+    good = {".jsonl": _jsonl(earlier).decode(), ".json": '{"earlier": true}\n'}
+    (out / cmd.good_output).write_text(
+        good.get(Path(cmd.good_output).suffix, "earlier: true\n"), encoding="utf-8"
+    )
+    return out
+
+
+def _fill(cmd: Command) -> Command:
+    if not cmd.row:
+        cmd = copy.copy(cmd)
+        cmd.row = _response_rows()[1]
+    return cmd
+
+
+PARAMS = [
+    pytest.param(cmd, case, id=f"{cmd.name}-{case.kind}")
+    for cmd in COMMANDS
+    for case in cases_for(_fill(cmd))
+]
+
+
+@pytest.mark.parametrize(("cmd", "case"), PARAMS)
+def test_bad_jsonl_input(tmp_path: Path, cmd: Command, case: Case) -> None:
+    cmd = _fill(cmd)
+    out = _prepare_out(tmp_path, cmd)
+    bad = tmp_path / "bad.jsonl"
+    if case.folder:
+        bad.mkdir()
+    elif case.data is not None:
+        bad.write_bytes(case.data)
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(_jsonl(cmd.row))
+    argv = [
+        a.replace("{IN}", str(bad)).replace("{OUT}", str(out)).replace("{GOOD}", str(good)) for a in cmd.argv
+    ]
+    before = _folder_hash(out)
+    proc = run_cli(argv, tmp_path)
+    assert_refused(proc, str(bad), case.line, out, before)
