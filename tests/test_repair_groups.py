@@ -73,3 +73,12 @@ def test_every_group_holds_the_four_properties(tmp_path):
     first = (tmp_path / "groups_iopo.jsonl").read_text()
     run_pairs(PairsConfig(format="iopo", y2="repair", seed=5), tmp_path, progress=False)
     assert (tmp_path / "groups_iopo.jsonl").read_text() == first
+
+
+def test_compose_repairable_draws_only_ids_with_a_repair(tmp_path):
+    from followkit.constraints import registry
+
+    run_compose(ComposeConfig(n=30, seed=1, repairable=True, k="uniform:2-4"), tmp_path, progress=False)
+    ids = {c["id"] for r in _read(tmp_path / "instructions.jsonl") for c in r["constraints"]}
+    assert ids and all(registry.get(i).repairable for i in ids)
+    assert len(ids) > 10

@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
         ),
         include: list[str] = typer.Option(None, "--include", help="Only constraint ids with this prefix."),
         exclude: list[str] = typer.Option(None, "--exclude", help="Drop constraint ids with this prefix."),
+        repairable: bool = typer.Option(
+            False, "--repairable", help="Only ids the rule teacher repairs (for `synth refine --teacher rules`)."
+        ),
         config: str = _CONFIG,
         set_: list[str] = _SET,
     ) -> None:
@@ -70,6 +73,7 @@ def register(app: typer.Typer) -> None:
             k=k,
             include=include or None,
             exclude=exclude or None,
+            repairable=repairable or None,
         )
         _summary(run_compose(cfg, out))
 

@@ -105,6 +105,7 @@ class ComposeConfig(BaseModel):
     languages: list[str] = Field(default_factory=lambda: list(LANGUAGES), description="seed languages kept")
     k: str = Field("trace", description="constraints per instruction: trace, uniform:A-B, fixed:K, K:W,...")
     include: list[str] = Field(default_factory=list, description="only constraint ids with these prefixes")
+    repairable: bool = Field(False, description="only ids the rule teacher can repair (docs/repairs.md)")
     exclude: list[str] = Field(
         default_factory=lambda: list(DEFAULT_EXCLUDE), description="drop constraint ids with these prefixes"
     )
@@ -129,6 +130,7 @@ class Composer:
         exclude: list[str] | tuple[str, ...] = DEFAULT_EXCLUDE,
         id_prefix: str | None = None,
         id_width: int = 6,
+        repairable: bool = False,
     ):
         from followkit.constraints import registry
         from followkit.constraints.conflicts import compatible
@@ -146,9 +148,10 @@ class Composer:
             for i in registry.ids()
             if (not include or any(i.startswith(p) for p in include))
             and not any(i.startswith(p) for p in exclude)
+            and (not repairable or self._reg[i].repairable)
         ]
         if not ids:
-            raise InputError("no constraint ids left after --include/--exclude")
+            raise InputError("no constraint ids left after --include/--exclude/--repairable")
         # Per-language pools, and each id's incompatible ids, computed once: the hot loop is then
         # set look-ups only (100,000 instructions must compose in well under 30 s).
         self.pools: dict[str, list[str]] = {
@@ -235,6 +238,7 @@ def composer_from_config(cfg: ComposeConfig) -> Composer:
         exclude=cfg.exclude,
         id_prefix=cfg.id_prefix,
         id_width=max(6, len(str(cfg.n - 1))),
+        repairable=cfg.repairable,
     )
 
 
