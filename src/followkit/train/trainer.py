@@ -31,7 +31,9 @@ import contextlib
 import json
 import math
 import time
+import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -309,12 +311,22 @@ def precompute_reference(
     return cached, computed
 
 
+@contextlib.contextmanager
+def peft_quietly() -> Iterator[None]:
+    """peft reads `model.is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning
+    on every LoRA run; it is peft's to change, and users should not read it as ours."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def merge_adapter(base: Path, adapter: Path, out: Path, settings: TrainConfig, tokenizer: Any) -> None:
     """Write base + LoRA adapter as one plain HF model folder (with the tokenizer)."""
     from peft import PeftModel
 
     model = _load_model(base, settings)
-    merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    with peft_quietly():
+        merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     merged.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
@@ -359,7 +371,8 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
             target_modules=settings.lora_target_modules,
             task_type="CAUSAL_LM",
         )
-        model = get_peft_model(model, lora)
+        with peft_quietly():
+            model = get_peft_model(model, lora)
     ref_model = None
     if settings.method != "sft" and (settings.ref_model or not settings.lora):
         ref_path = resolve_model_path(settings.ref_model) if settings.ref_model else base
