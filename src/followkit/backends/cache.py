@@ -63,6 +63,11 @@ def is_cacheable(params: SamplingParams) -> bool:
     return CACHE_SAMPLED_OUTPUTS and params.seed is not None
 
 
+def is_usable(comp: Completion) -> bool:
+    """A success with no empty text: only these are cached and counted as new answers."""
+    return comp.ok and all(t is not None and t.strip() for t in comp.texts or [None])
+
+
 class RequestCache:
     """A key -> JSON value store in one SQLite file, safe with several processes and threads."""
 
@@ -153,8 +158,9 @@ class CachedBackend(Backend):
         first_index: dict[str, int] = {}
         misses: list[int] = []
         for i, key in enumerate(keys):
-            if key in hits and len(hits[key]["texts"]) == params.n:
-                results[i] = Completion(list(hits[key]["texts"]), cached=True)
+            texts = hits[key]["texts"] if key in hits else None
+            if texts is not None and len(texts) == params.n and all(t and t.strip() for t in texts):
+                results[i] = Completion(list(texts), cached=True)
             elif key not in first_index:
                 first_index[key] = i
                 misses.append(i)
@@ -164,7 +170,7 @@ class CachedBackend(Backend):
             progress(n_hit)
 
         def store(j: int, comp: Completion) -> None:
-            if comp.ok:
+            if is_usable(comp):  # an empty completion is a failure: never cached, asked again next run
                 self.cache.put(keys[misses[j]], ns, {"texts": comp.texts})
 
         sent = self.inner.complete_each([chats[i] for i in misses], params, store, progress) if misses else []
@@ -181,7 +187,7 @@ class CachedBackend(Backend):
 
     def _count(self, comps: list[Completion]) -> None:
         for c in comps:
-            self.cache_stats["new" if c.ok else "failed"] += 1
+            self.cache_stats["new" if is_usable(c) else "failed"] += 1
 
     def logprobs(self, pairs: list[tuple[Chat, str]]) -> list[list[float]]:
         ns = self.namespace

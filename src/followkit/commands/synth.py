@@ -15,11 +15,18 @@ ROLE_HELP = (
 
 def _config(schema: Any, config: str | None, sets: list[str] | None, **cli: Any) -> Any:
     """One config model: YAML file, then the flags given on the command line, then --set a.b=v."""
-    from followkit.config import load_config, load_yaml
+    from pydantic import ValidationError
+
+    from followkit.config import apply_overrides, load_yaml
+    from followkit.errors import InputError
 
     data = load_yaml(config) if config else {}
     data.update({k: v for k, v in cli.items() if v is not None})
-    return load_config(schema, None, sets or [], **data)
+    apply_overrides(data, sets or [])
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:  # named after the config file, where a wrong key most likely sits
+        raise InputError.from_validation(exc, path=config or "command line") from None
 
 
 def _summary(manifest: dict[str, Any]) -> None:
@@ -54,7 +61,9 @@ def register(app: typer.Typer) -> None:
         include: list[str] = typer.Option(None, "--include", help="Only constraint ids with this prefix."),
         exclude: list[str] = typer.Option(None, "--exclude", help="Drop constraint ids with this prefix."),
         repairable: bool = typer.Option(
-            False, "--repairable", help="Only ids the rule teacher repairs (for `synth refine --teacher rules`)."
+            False,
+            "--repairable",
+            help="Only ids the rule teacher repairs (for `synth refine --teacher rules`).",
         ),
         config: str = _CONFIG,
         set_: list[str] = _SET,

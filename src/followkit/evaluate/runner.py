@@ -260,9 +260,14 @@ def run_eval(
                     bar.advance(n)
 
                 comps = backend.complete([chats[it.id] for it in todo], params, tick)
-                ok = [(it, c.texts[0]) for it, c in zip(todo, comps, strict=True) if c.ok]
+                # An empty completion is a failure (retried on rerun), never a scored response.
+                ok = [
+                    (it, c.texts[0]) for it, c in zip(todo, comps, strict=True) if c.ok and c.texts[0].strip()
+                ]
                 failures += [
-                    {"id": it.id, "error": c.error} for it, c in zip(todo, comps, strict=True) if not c.ok
+                    {"id": it.id, "error": c.error if not c.ok else "empty output"}
+                    for it, c in zip(todo, comps, strict=True)
+                    if not (c.ok and c.texts[0].strip())
                 ]
                 bar.advance(
                     max(0, len(todo) - reported),
