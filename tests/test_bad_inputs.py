@@ -496,3 +496,24 @@ def test_empty_completions_are_failures_and_not_cached(tmp_path: Path) -> None:
     assert first[0].texts == [""]
     second = backend.complete([chat], SamplingParams())  # asked again: the empty answer was not cached
     assert second[0].texts == ["ok"] and not second[0].cached
+
+
+def test_respond_refuses_old_responses_to_a_changed_prompt(tmp_path: Path) -> None:
+    from followkit.backends.scripted import ScriptedBackend
+    from followkit.errors import InputError
+    from followkit.synth.respond import RespondConfig, run_respond
+
+    src = tmp_path / "instructions.jsonl"
+    src.write_bytes(_jsonl(INSTRUCTION))
+    student = ScriptedBackend(lambda chat, i: f"Hello there friend {i}.")
+    run_respond(RespondConfig(n=2), tmp_path, student=student, progress=False)
+    before = (tmp_path / "responses.jsonl").read_bytes()
+    run_respond(RespondConfig(n=2), tmp_path, student=student, progress=False)  # same inputs: resumes
+    assert (tmp_path / "responses.jsonl").read_bytes() == before
+    src.write_bytes(_jsonl({**INSTRUCTION, "prompt": "Another question.\n1. Do not use any commas.\n"}))
+    with pytest.raises(InputError, match="another prompt"):
+        run_respond(RespondConfig(n=2), tmp_path, student=student, progress=False)
+    with pytest.raises(InputError, match="another sampling"):
+        src.write_bytes(_jsonl(INSTRUCTION))
+        run_respond(RespondConfig(n=2, temperature=0.3), tmp_path, student=student, progress=False)
+    assert (tmp_path / "responses.jsonl").read_bytes() == before
