@@ -38,12 +38,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def llama_server(
-    gguf: Path, api_key: str | None = None, n_ctx: int = 2048, start_timeout: float = 120.0
+    gguf: Path,
+    api_key: str | None = None,
+    n_ctx: int = 2048,
+    start_timeout: float = 120.0,
+    n_threads: int = 2,
 ) -> Iterator[str]:
     """Run `python -m llama_cpp.server` on a free port; yields its base URL (…/v1) once /v1/models answers."""
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", "2", "--verbose", "False"]
+    cmd += ["--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(n_threads), "--verbose", "False"]
     if api_key:
         cmd += ["--api_key", api_key]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
