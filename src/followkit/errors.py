@@ -30,10 +30,16 @@ class InputError(FollowkitError):
 
         `prefix` is put before the field path (e.g. "constraints[2].kwargs").
         """
-        err = exc.errors()[0]  # type: ignore[attr-defined]
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        field = ".".join(p for p in (prefix, loc) if p) or None
-        return cls(err["msg"], path=path, line=line, field=field)
+        field, msg = first_error(exc)
+        field = ".".join(p for p in (prefix, field or "") if p) or None
+        return cls(msg, path=path, line=line, field=field)
+
+
+def first_error(exc: Exception) -> tuple[str | None, str]:
+    """(field path, message) of a pydantic ValidationError's first error: the one-line form every reader uses."""
+    err = exc.errors()[0]  # type: ignore[attr-defined]
+    field = ".".join(str(p) for p in err.get("loc", ())) or None
+    return field, str(err["msg"])
 
 
 class ConstraintError(FollowkitError):

@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         from pydantic import ValidationError
 
         from followkit.backends import load_backend
-        from followkit.errors import InputError
+        from followkit.errors import InputError, first_error
         from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
         from followkit.manifest import write_manifest
         from followkit.optimize.corpus import load_components
@@ -108,9 +108,8 @@ def register(app: typer.Typer) -> None:
                 metric=metric,
             )
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err.get("loc", ())) or "options"
-            raise InputError(f"--{where.replace('_', '-')}: {err['msg']}") from None
+            where, msg = first_error(exc)
+            raise InputError(f"--{(where or 'options').replace('_', '-')}: {msg}") from None
         comps = load_components(components or [], lang=lang)
         name, path = parse_benchmark_spec(benchmark)
         bench = get_benchmark(name)

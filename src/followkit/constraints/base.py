@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from followkit.errors import ConstraintError
+from followkit.errors import ConstraintError, first_error
 
 
 class NoKwargs(BaseModel):
@@ -98,9 +98,8 @@ class ConstraintType(ABC):
         try:
             return self.Kwargs(**raw)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err.get("loc", ())) or "kwargs"
-            raise ConstraintError(f"{self.id}: kwargs field '{field}': {err['msg']}") from None
+            field, msg = first_error(exc)
+            raise ConstraintError(f"{self.id}: kwargs field '{field or 'kwargs'}': {msg}") from None
 
     @abstractmethod
     def check(self, response: str, kw: Any) -> bool:

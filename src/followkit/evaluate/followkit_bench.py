@@ -40,9 +40,7 @@ class FollowkitBench(RuleBenchmark):
             try:
                 inst = Instruction.model_validate(rec)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                field = ".".join(str(p) for p in err.get("loc", ())) or None
-                raise InputError(err["msg"], path=path, line=line, field=field) from None
+                raise InputError.from_validation(exc, path=path, line=line) from None
             validate_constraints(
                 [c.id for c in inst.constraints], [c.kwargs for c in inst.constraints], path, line
             )

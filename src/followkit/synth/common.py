@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from followkit.errors import InputError
+from followkit.errors import InputError, first_error
 from followkit.io import iter_jsonl
 from followkit.schema import Constraint, Instruction
 
@@ -83,9 +83,8 @@ def extract_json(text: str) -> Any:
 
 def validation_reason(exc: ValidationError) -> str:
     """A one-line reason for a schema mismatch, naming the field."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err.get("loc", ())) or "(root)"
-    return f"schema error at '{loc}': {err['msg']}"
+    loc, msg = first_error(exc)
+    return f"schema error at '{loc or '(root)'}': {msg}"
 
 
 # --------------------------------------------------------------------------- verdicts

@@ -1,0 +1,287 @@
+"""The typed records that cross stage boundaries (DESIGN section 2): one reader, one writer, one adapter per foreign shape.
+
+Every stage reads and writes JSONL. A record type here is the contract between the stage that
+writes it and the stages that read it:
+
+    Instruction     synth compose / expand  -> synth respond, eval followkit-bench, train grpo
+    Response        synth respond            -> synth pairs / refine, verify, car (as a TeacherSet)
+    VerdictRow      verify                   -> (users; IFEval's output format)
+    PreferencePair  synth pairs --format dpo -> train --method dpo
+    IOPOGroup       synth pairs --format iopo-> train --method iopo
+    SFTRecord       synth pairs --format sft -> train --method sft
+    EvalSample      eval                     -> report, compare
+    TeacherSet      one teacher's responses  -> car
+
+`read(path, Type)` checks every line (file:line:field errors), rejects duplicate ids (naming both
+lines) and an empty file; `write(path, records)` writes atomically. Rows in another project's
+shape (IFEval, IFBench, TRACE, a bare prompt or messages, TRL conversational) come in through
+`adapt(rec, shape)`, one small function per shape, so no stage parses a foreign shape by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from followkit.errors import InputError
+from followkit.schema import (
+    Constraint,
+    Instruction,
+    IOPOGroup,
+    Message,
+    PreferencePair,
+    Response,
+    SFTRecord,
+    VerdictRow,
+)
+
+__all__ = [
+    "ADAPTERS",
+    "RECORD_TYPES",
+    "Constraint",
+    "EvalSample",
+    "IOPOGroup",
+    "Instruction",
+    "PreferencePair",
+    "Response",
+    "ResponseWithVerdicts",
+    "SFTRecord",
+    "TeacherRow",
+    "TeacherSet",
+    "Verdict",
+    "VerdictRow",
+    "adapt",
+    "detect_shape",
+    "iter_records",
+    "read",
+    "write",
+]
+
+R = TypeVar("R", bound=BaseModel)
+
+
+class Verdict(BaseModel):
+    """One constraint's verdict: by rule (strict and loose) or by the judge (score 0-10)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    source: str  # "rule" | "judge"
+    strict: bool | None
+    loose: bool | None
+    score: int | None = None
+    error: str | None = None
+
+
+class ResponseWithVerdicts(Response):
+    """A Response as `synth respond` writes it: the instruction's constraints and their verdicts."""
+
+    key: str  # "<instruction id>#<sample>"
+    sample: int = 0
+    prompt: str
+    constraints: list[Constraint]
+    verdicts: list[Verdict]
+    follow_all_strict: bool | None = None
+    follow_all_loose: bool | None = None
+
+
+class EvalSample(BaseModel):
+    """One scored item of `followkit eval` (samples.jsonl): the chat sent, the response, the scores."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    messages: list[Message]
+    response: str
+
+
+class TeacherRow(BaseModel):
+    """One teacher response for CAR: the chat it answered, the response, the constraints to verify."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    messages: list[Message]
+    response: str
+    constraints: list[Constraint] = Field(default_factory=list)
+    model: str | None = None
+
+
+class TeacherSet(BaseModel):
+    """One teacher's responses (a `car --teacher NAME=FILE`)."""
+
+    name: str
+    path: str
+    rows: list[TeacherRow]
+
+    @classmethod
+    def read(cls, name: str, path: str | Path) -> TeacherSet:
+        """A teacher's file in any shape `adapt` knows, checked row by row."""
+        return cls(name=name, path=str(path), rows=read(path, TeacherRow, shape="auto"))
+
+
+RECORD_TYPES: dict[str, type[BaseModel]] = {
+    "Instruction": Instruction,
+    "Response": ResponseWithVerdicts,
+    "VerdictRow": VerdictRow,
+    "PreferencePair": PreferencePair,
+    "IOPOGroup": IOPOGroup,
+    "SFTRecord": SFTRecord,
+    "EvalSample": EvalSample,
+    "TeacherRow": TeacherRow,
+}
+"""Record type name -> model: the names pipeline stages declare as their input and output."""
+
+
+# --------------------------------------------------------------------------- foreign shapes
+
+
+def _user(content: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": content}]
+
+
+def _from_ifeval(rec: dict[str, Any]) -> dict[str, Any]:
+    """IFEval / IFBench rows: key, prompt, instruction_id_list, kwargs (+ response)."""
+    ids = rec.get("instruction_id_list") or []
+    kws = rec.get("kwargs") or [{} for _ in ids]
+    if not isinstance(kws, list) or len(kws) != len(ids):
+        raise ValueError("kwargs: must be a list as long as instruction_id_list")
+    out = {k: v for k, v in rec.items() if k not in ("key", "instruction_id_list", "kwargs")}
+    out["id"] = str(rec.get("key", rec.get("id")))
+    out["constraints"] = [
+        {"id": cid, "kwargs": {k: v for k, v in (kw or {}).items() if v is not None}}
+        for cid, kw in zip(ids, kws, strict=True)
+    ]
+    out.setdefault("messages", _user(rec.get("prompt", "")))
+    out.setdefault("task", rec.get("prompt", ""))
+    return out
+
+
+def _from_trace(rec: dict[str, Any]) -> dict[str, Any]:
+    """TRACE rows: constraints as numbered sentences (judged, under the 'trace:text' id)."""
+    out = dict(rec)
+    text = rec.get("constraints", "")
+    out["constraints"] = [
+        {"id": "trace:text", "text": t.strip(), "dimension": "trace"}
+        for t in str(text).splitlines()
+        if t.strip()
+    ]
+    if "prompt" in rec:
+        out.setdefault("messages", _user(rec["prompt"]))
+    return out
+
+
+def _from_prompt(rec: dict[str, Any]) -> dict[str, Any]:
+    """A bare {prompt|instruction, response?} or {messages, response?} row."""
+    out = dict(rec)
+    if "messages" not in out:
+        out["messages"] = _user(rec.get("prompt", rec.get("instruction", "")))
+    if "prompt" not in out:
+        users = [m.get("content") for m in out["messages"] if isinstance(m, dict) and m.get("role") == "user"]
+        if users:
+            out["prompt"] = users[-1]
+    if "id" not in out and "key" in out:
+        out["id"] = str(out["key"])
+    return out
+
+
+def _from_trl(rec: dict[str, Any]) -> dict[str, Any]:
+    """TRL conversational rows: a messages list whose last turn is the assistant's."""
+    msgs = list(rec.get("messages") or [])
+    out = dict(rec)
+    if msgs and isinstance(msgs[-1], dict) and msgs[-1].get("role") == "assistant":
+        out["messages"], out["response"] = msgs[:-1], msgs[-1].get("content", "")
+    return _from_prompt(out)
+
+
+ADAPTERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "followkit": dict,
+    "ifeval": _from_ifeval,  # IFBench rows share IFEval's shape
+    "ifbench": _from_ifeval,
+    "trace": _from_trace,
+    "prompt": _from_prompt,
+    "trl": _from_trl,
+}
+"""Shape name -> a function from one row of that shape to followkit's field names."""
+
+
+def detect_shape(rec: dict[str, Any]) -> str:
+    """The shape of a row: followkit, ifeval, trace, trl or prompt."""
+    if isinstance(rec.get("constraints"), list):
+        return "followkit"
+    if "instruction_id_list" in rec:
+        return "ifeval"
+    if isinstance(rec.get("constraints"), str):
+        return "trace"
+    msgs = rec.get("messages")
+    last = msgs[-1] if isinstance(msgs, list) and msgs else None
+    if "response" not in rec and isinstance(last, dict) and last.get("role") == "assistant":
+        return "trl"
+    return "prompt"
+
+
+def adapt(rec: dict[str, Any], shape: str = "auto") -> dict[str, Any]:
+    """A row of `shape` ("auto": detected) with followkit's field names; ValueError if it cannot be."""
+    name = detect_shape(rec) if shape == "auto" else shape
+    if name not in ADAPTERS:
+        raise ValueError(f"unknown shape '{shape}': expected auto or one of {', '.join(ADAPTERS)}")
+    return ADAPTERS[name](rec)
+
+
+# --------------------------------------------------------------------------- read and write
+
+
+def _record_id(rec: BaseModel) -> str | None:
+    for name in ("key", "id"):
+        value = getattr(rec, name, None)
+        if value is not None:
+            return str(value)
+    return None
+
+
+def iter_records(
+    path: str | Path, kind: type[R], *, shape: str = "followkit", unique: bool = True
+) -> Iterator[tuple[int, R]]:
+    """(line, record) for each row of a JSONL file, validated as `kind`.
+
+    A bad row raises InputError naming file, line and field; with `unique`, a repeated id (or
+    key) names both lines; an empty file is an error.
+    """
+    from followkit.io import iter_jsonl
+
+    seen: dict[str, int] = {}
+    n = 0
+    for line, raw in iter_jsonl(path):
+        try:
+            rec = kind.model_validate(adapt(raw, shape) if shape != "followkit" else raw)
+        except ValidationError as exc:
+            raise InputError.from_validation(exc, path=str(path), line=line) from None
+        except (ValueError, TypeError) as exc:
+            field, _, msg = str(exc).partition(": ")
+            raise InputError(msg or field, path=str(path), line=line, field=field if msg else None) from None
+        n += 1
+        rid = _record_id(rec) if unique else None
+        if rid is not None:
+            if rid in seen:
+                raise InputError(
+                    f"duplicate id '{rid}' (also on line {seen[rid]})", path=str(path), line=line, field="id"
+                )
+            seen[rid] = line
+        yield line, rec
+    if n == 0:
+        raise InputError(f"no {kind.__name__} records (empty file)", path=str(path))
+
+
+def read(path: str | Path, kind: type[R], *, shape: str = "followkit", unique: bool = True) -> list[R]:
+    """Every record of a JSONL file as `kind` (see iter_records for the checks)."""
+    return [rec for _, rec in iter_records(path, kind, shape=shape, unique=unique)]
+
+
+def write(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:
+    """Write records atomically as JSONL (fields as read or set, defaults not added); returns the count."""
+    from followkit.io import write_jsonl
+
+    return write_jsonl(
+        path,
+        (r.model_dump(mode="json", exclude_unset=True) if isinstance(r, BaseModel) else r for r in records),
+    )
