@@ -38,7 +38,7 @@ from typing import Any
 
 from followkit.backends.base import Backend, Chat, Progress, SamplingParams
 from followkit.errors import InputError
-from followkit.evaluate.base import Metric, mean_metric
+from followkit.stats import Metric, mean_metric
 
 PLACEHOLDERS = ("query", "constraints", "response", "tag", "n", "verdict", "keys")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

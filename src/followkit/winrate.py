@@ -33,8 +33,8 @@ import numpy as np
 
 from followkit.backends.base import Backend, SamplingParams
 from followkit.errors import InputError
-from followkit.evaluate.base import Metric, mean_metric
 from followkit.io import iter_jsonl, text_sha256, write_json, write_jsonl
+from followkit.stats import Metric, mean_metric
 
 SEPARATION_WARNING = 10.0
 """A fitted length slope above this means length (nearly) decides every judgment: the GLM's intercept,

@@ -13,7 +13,6 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from followkit.evaluate.base import Metric, mean_metric
 from followkit.kcif.instructions import (
     CATEGORIES,
     INSTRUCTIONS,
@@ -24,6 +23,7 @@ from followkit.kcif.instructions import (
 )
 from followkit.kcif.items import KCIFItem
 from followkit.kcif.normalize import normalize, parse_response, postprocess, same
+from followkit.stats import Metric, mean_metric
 
 KNOWLEDGE, INSTRUCTION, OTHER = "knowledge", "instruction", "other"
 

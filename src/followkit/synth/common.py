@@ -222,25 +222,11 @@ def read_instructions(path: str | Path) -> Iterator[Instruction]:
     dimension), and its id (a duplicate names both lines). An empty file is an error too.
     """
     from followkit.constraints.verify import check_constraints
+    from followkit.records import iter_records
 
-    seen: dict[str, int] = {}
-    for lineno, rec in iter_jsonl(path):
-        try:
-            inst = Instruction.model_validate(rec)
-        except ValidationError as exc:
-            raise InputError.from_validation(exc, path=str(path), line=lineno) from None
-        check_constraints(rec, path, lineno)
-        if inst.id in seen:
-            raise InputError(
-                f"duplicate id '{inst.id}' (also on line {seen[inst.id]})",
-                path=str(path),
-                line=lineno,
-                field="id",
-            )
-        seen[inst.id] = lineno
+    for lineno, inst in iter_records(path, Instruction):
+        check_constraints({"constraints": [c.model_dump() for c in inst.constraints]}, path, lineno)
         yield inst
-    if not seen:
-        raise InputError("no instructions (empty file)", path=str(path))
 
 
 def read_records(path: str | Path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
