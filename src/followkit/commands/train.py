@@ -29,6 +29,11 @@ def register(app: typer.Typer) -> None:
         sft_weight: float = typer.Option(
             None, "--sft-weight", help="DPO+SFT: weight of the SFT term on chosen."
         ),
+        mix: list[str] = typer.Option(
+            None,
+            "--mix",
+            help="General SFT data to blend in: FILE:RATIO or builtin:general:RATIO (repeatable; also mix=...).",
+        ),
         resume: bool = typer.Option(False, "--resume", help="Resume from the last checkpoint in --out."),
         overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. beta=0.2 max_steps=10."),
     ) -> None:
@@ -48,7 +53,11 @@ def register(app: typer.Typer) -> None:
         values: dict = load_yaml(config) if config else {}
         cli = {"method": method, "data": data, "out": out, "model": model, "sft_weight": sft_weight}
         values.update({k: v for k, v in cli.items() if v is not None})
-        apply_overrides(values, overrides or [])
+        # mix= may repeat (unlike other keys): gather every mix source from mix= and --mix.
+        mixes = list(mix or []) + [o.partition("=")[2] for o in overrides or [] if o.startswith("mix=")]
+        apply_overrides(values, [o for o in overrides or [] if not o.startswith("mix=")])
+        if mixes:
+            values["mix"] = mixes
         try:
             settings = TrainConfig.model_validate(values)
         except ValidationError as exc:
@@ -80,7 +89,9 @@ def check_data(settings: object) -> None:
         load_prompts(path, skip)  # raises on a bad row, or when no row is usable
         return
     from followkit.train.data import parse_record
+    from followkit.train.mix import check_mix, parse_mix_spec
 
+    check_mix([parse_mix_spec(m) for m in getattr(settings, "mix", [])])
     usable = 0
     for line, rec in iter_jsonl(path):
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class TrainConfig(BaseModel):
@@ -44,6 +44,11 @@ class TrainConfig(BaseModel):
     packing: bool = Field(True, description="Prefix-shared packing (each prompt once per row).")
     skip_bad_records: bool = Field(False, description="Count and skip bad records instead of failing.")
     shuffle: bool = Field(True, description="Shuffle the training items each epoch.")
+    mix: list[str] = Field(
+        default_factory=list,
+        description="General SFT data blended in (He et al. 2024): FILE:RATIO or builtin:general:RATIO, "
+        "RATIO general records per training item (see followkit.train.mix); dpo needs sft_weight, iopo pref_ftx.",
+    )
 
     # Losses
     beta: float = Field(0.1, gt=0.0, description="DPO / IOPO beta.")
@@ -123,8 +128,25 @@ class TrainConfig(BaseModel):
         description="Extra transformers TrainingArguments (e.g. deepspeed, fsdp, bf16), passed through.",
     )
 
+    @field_validator("mix", mode="before")
+    @classmethod
+    def _check_mix(cls, value: Any) -> Any:
+        from followkit.train.mix import parse_mix_spec
+
+        value = [value] if isinstance(value, str) else value
+        if isinstance(value, list):
+            for spec in value:
+                parse_mix_spec(spec)  # ValueError: a one-line reason naming the spec
+        return value
+
     @model_validator(mode="after")
     def _check_combinations(self) -> TrainConfig:
+        mix_weight = {"dpo": "sft_weight", "iopo": "pref_ftx"}.get(self.method)
+        if self.mix and mix_weight and not getattr(self, mix_weight):
+            raise ValueError(
+                f"mix with --method {self.method} trains general records through the SFT term only: "
+                f"set {mix_weight} above 0"
+            )
         if self.sft_weight and self.method != "dpo":
             raise ValueError("sft_weight applies to --method dpo (use pref_ftx for iopo)")
         if self.pref_ftx and self.method != "iopo":
@@ -183,6 +205,6 @@ GRPO_ONLY = frozenset(
 
 NOT_GRPO = frozenset(
     {"beta", "label_smoothing", "loss_type", "sft_weight", "pref_ftx", "ablation", "precompute_ref_logps"}
-    | {"ref_model", "packing", "response_budget"}
+    | {"ref_model", "packing", "response_budget", "mix"}
 )
 """Preference-loss and packing fields that --method grpo does not read; setting one is an error."""

@@ -51,6 +51,7 @@ class TokenizedItem:
     responses: list[list[int]]
     sequences: tuple[tuple[int, int], ...]
     ref_logps: list[float] | None = None  # cached reference log-probs, one per sequence
+    general: bool = False  # a mixed-in general SFT record (followkit.train.mix): SFT term only
 
     def num_tokens(self, packed: bool = True) -> int:
         """Tokens this item costs in a batch: each prompt once per row when packed, else per sequence."""

@@ -16,6 +16,8 @@ Logged metrics and their formulas (mean over the items of a step):
 ``rewards/accuracies_x1``   IOPO: share with r_A > r_B (y1 beats y2 under x1)
 ``rewards/accuracies_x2``   IOPO: share with r_C > r_D (y2 beats y1 under x2)
 ``rewards/margins``         IOPO: beta * the mean of the logits of the loss's sigmoid(s)
+``loss/preference``         DPO / IOPO: mean preference loss over the preference items
+``loss/sft``                the added SFT term (sft_weight / pref_ftx > 0), general items included
 ==========================  =====================================================
 """
 
@@ -194,4 +196,32 @@ SEQUENCES_PER_ITEM = {"sft": 1, "dpo": 2, "iopo": 4}
 """How many (prompt, response) log-probs one training item contributes, per method."""
 
 SFT_SEQUENCES = {"sft": (0,), "dpo": (0,), "iopo": (0, 2)}
-"""Which of an item's sequences the added SFT term trains on: the chosen (DPO), y1|x1 and y2|x2 (IOPO)."""
+"""Which of an item's sequences the added SFT term trains on: the chosen (DPO), y1|x1 and y2|x2 (IOPO).
+
+A mixed-in general item (followkit.train.mix) has one sequence, slot 0, so it always joins the term."""
+
+
+def dpo_sft_term(logps: torch.Tensor, token_logps: torch.Tensor, lengths: torch.Tensor, slots: torch.Tensor):
+    """DPO+SFT's term (TRL's "sft"): token-mean NLL over the micro-batch's chosen (and general) responses.
+
+    Input: ``logps``, ``lengths`` (items, 2); ``token_logps``, ``slots`` (N,) from packing.collate.
+    """
+    return sft_loss(token_logps, slots % logps.size(1) == 0)
+
+
+def iopo_sft_term(logps: torch.Tensor, token_logps: torch.Tensor, lengths: torch.Tensor, slots: torch.Tensor):
+    """IOPO's pref_ftx term: mean over items of -(A/|y1| + C/|y2|); a general item adds -logp/|y| (slot 0).
+
+    Input: ``logps``, ``lengths`` (items, 4) in the order [A, B, C, D] (a general item: [logp, 0, 0, 0]).
+    """
+    cols = list(SFT_SEQUENCES["iopo"])
+    n = lengths[:, cols].to(logps.dtype)
+    per_seq = torch.where(n > 0, -logps[:, cols] / n.clamp(min=1), torch.zeros_like(n))
+    return per_seq.sum(1).mean()
+
+
+SFT_TERMS: dict[str, tuple[str, Callable[..., torch.Tensor]]] = {
+    "dpo": ("sft_weight", dpo_sft_term),
+    "iopo": ("pref_ftx", iopo_sft_term),
+}
+"""Method -> (the config field weighting its added SFT term, the term as a function of the batch)."""

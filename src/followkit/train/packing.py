@@ -20,7 +20,10 @@ Batch layout produced by :func:`collate` (R rows, T columns, K = ``keep``):
   token of every response of its row
 - ``targets``: (N,) the response tokens; ``slots``: (N,) the sequence each belongs to
   (item * sequences_per_item + sequence)
-- ``lengths``: (E, S) response tokens per sequence; ``ref_logps``: (E, S) when cached
+- ``lengths``: (E, S) response tokens per sequence (0 for the missing sequences of a general item)
+- ``general``: (E,) True for a mixed-in general SFT item (followkit.train.mix), which has one
+  sequence (slot item * S); S is the method's sequences per item
+- ``ref_logps``: (E, S) when every preference item has them cached (0 for general items)
 """
 
 from __future__ import annotations
@@ -34,9 +37,12 @@ from followkit.train.data import TokenizedItem
 Row = tuple[list[int], list[tuple[list[int], int]]]  # (prompt ids, [(response ids, slot)])
 
 
-def item_rows(item: TokenizedItem, item_index: int, packed: bool) -> list[Row]:
-    """The rows of one item: one per distinct prompt when packed, else one per sequence."""
-    n_seq = len(item.sequences)
+def item_rows(item: TokenizedItem, item_index: int, packed: bool, n_seq: int | None = None) -> list[Row]:
+    """The rows of one item: one per distinct prompt when packed, else one per sequence.
+
+    Slots are item_index * n_seq + sequence, n_seq the batch's sequences per item (default: the item's).
+    """
+    n_seq = n_seq or len(item.sequences)
     rows: list[Row] = []
     if packed:
         for p, prompt in enumerate(item.prompts):
@@ -52,9 +58,15 @@ def item_rows(item: TokenizedItem, item_index: int, packed: bool) -> list[Row]:
     return rows
 
 
-def collate(items: list[TokenizedItem], packed: bool = True, pad_id: int = 0) -> dict[str, torch.Tensor]:
-    """Build one left-padded batch of packed (or unpacked) rows; see the module docstring."""
-    rows = [row for i, item in enumerate(items) for row in item_rows(item, i, packed)]
+def collate(
+    items: list[TokenizedItem], packed: bool = True, pad_id: int = 0, n_seq: int | None = None
+) -> dict[str, torch.Tensor]:
+    """Build one left-padded batch of packed (or unpacked) rows; see the module docstring.
+
+    ``n_seq``: sequences per item in the layout (the method's; default: the most any item has).
+    """
+    n_seq = n_seq or max(len(it.sequences) for it in items)
+    rows = [row for i, item in enumerate(items) for row in item_rows(item, i, packed, n_seq)]
     width = max(len(p) + sum(len(r) for r, _ in resp) for p, resp in rows)
     keep = max(sum(len(r) for r, _ in resp) for _, resp in rows) + 1
     n = len(rows)
@@ -83,10 +95,10 @@ def collate(items: list[TokenizedItem], packed: bool = True, pad_id: int = 0) ->
             targets += r
             slots += [slot] * len(r)
             col += len(r)
-    n_seq = len(items[0].sequences)
-    lengths = torch.tensor(
-        [[len(it.responses[r]) for _, r in it.sequences] for it in items], dtype=torch.long
-    )
+    lengths = torch.zeros((len(items), n_seq), dtype=torch.long)
+    for i, it in enumerate(items):
+        for s, (_, r) in enumerate(it.sequences):
+            lengths[i, s] = len(it.responses[r])
     batch: dict[str, Any] = {
         "input_ids": input_ids,
         "position_ids": position_ids,
@@ -95,11 +107,15 @@ def collate(items: list[TokenizedItem], packed: bool = True, pad_id: int = 0) ->
         "predictors": torch.tensor(predictors, dtype=torch.long),
         "targets": torch.tensor(targets, dtype=torch.long),
         "slots": torch.tensor(slots, dtype=torch.long),
-        "lengths": lengths.view(len(items), n_seq),
+        "lengths": lengths,
+        "general": torch.tensor([it.general for it in items], dtype=torch.bool),
         "num_tokens": torch.tensor(int((segments >= 0).sum())),
     }
-    if all(it.ref_logps is not None for it in items):
-        batch["ref_logps"] = torch.tensor([it.ref_logps for it in items], dtype=torch.float32)
+    # A general item needs no reference: a batch of general items only gets zeros (no reference pass).
+    if all(it.ref_logps is not None for it in items if not it.general):
+        batch["ref_logps"] = torch.tensor(
+            [it.ref_logps if it.ref_logps is not None else [0.0] * n_seq for it in items], dtype=torch.float32
+        )
     return batch
 
 

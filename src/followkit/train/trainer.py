@@ -43,7 +43,7 @@ from transformers import Trainer, TrainerCallback
 from followkit.errors import FollowkitError
 from followkit.train.config import TrainConfig
 from followkit.train.data import TokenizedItem
-from followkit.train.losses import PREFERENCE_LOSSES, SEQUENCES_PER_ITEM, sft_loss
+from followkit.train.losses import PREFERENCE_LOSSES, SEQUENCES_PER_ITEM, SFT_TERMS, sft_loss
 from followkit.train.packing import collate, sequence_logps
 
 
@@ -70,6 +70,47 @@ def disable_dropout(model: torch.nn.Module) -> None:
                     setattr(config, name, 0.0)
 
 
+def batch_loss(
+    settings: TrainConfig,
+    logps: torch.Tensor,
+    token_logps: torch.Tensor,
+    ref: torch.Tensor | None,
+    inputs: dict[str, torch.Tensor],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Mean loss of a micro-batch and its metrics: SFT, or the preference loss (+ its SFT term).
+
+    Mixed-in general items (``inputs["general"]``) are left out of the preference loss and its
+    metrics, so its value on the preference items is what it is without them; their tokens join
+    the SFT term (followkit.train.mix).
+    """
+    method, s = settings.method, settings
+    if method == "sft":
+        return sft_loss(token_logps, torch.ones_like(token_logps)), {}
+    assert ref is not None
+    general = inputs.get("general")
+    pref = (
+        ~general if general is not None else torch.ones(logps.size(0), dtype=torch.bool, device=logps.device)
+    )
+    kw: dict[str, Any] = {"beta": s.beta, "label_smoothing": s.label_smoothing}
+    kw["ablation" if method == "iopo" else "loss_type"] = s.ablation if method == "iopo" else s.loss_type
+    metrics: dict[str, torch.Tensor] = {}
+    if bool(pref.any()):
+        per_item, metrics = PREFERENCE_LOSSES[method](logps[pref], ref[pref], inputs["lengths"][pref], **kw)
+        loss = per_item.mean()
+        metrics["logps/policy"] = logps[pref].detach().mean(1)
+        metrics["logps/ref"] = ref[pref].mean(1)
+    else:  # general items only: no preference term (a zero that keeps the graph)
+        loss = logps.sum() * 0.0
+    metrics["loss/preference"] = loss.detach().reshape(1)
+    weight_field, term = SFT_TERMS[method]
+    weight = getattr(s, weight_field)
+    if weight:
+        sft = term(logps, token_logps, inputs["lengths"], inputs["slots"])
+        loss = loss + weight * sft
+        metrics["loss/sft"] = sft.detach().reshape(1)
+    return loss, metrics
+
+
 class ItemDataset(torch.utils.data.Dataset):
     """A list of tokenized items as a torch Dataset."""
 
@@ -86,11 +127,11 @@ class ItemDataset(torch.utils.data.Dataset):
 class PackingCollator:
     """The Trainer's data collator: items -> one packed (or unpacked) batch."""
 
-    def __init__(self, pad_id: int, packed: bool):
-        self.pad_id, self.packed = pad_id, packed
+    def __init__(self, pad_id: int, packed: bool, n_seq: int | None = None):
+        self.pad_id, self.packed, self.n_seq = pad_id, packed, n_seq
 
     def __call__(self, items: list[TokenizedItem]) -> dict[str, torch.Tensor]:
-        return collate(items, packed=self.packed, pad_id=self.pad_id)
+        return collate(items, packed=self.packed, pad_id=self.pad_id, n_seq=self.n_seq)
 
 
 class NonFiniteLoss(FollowkitError):
@@ -184,30 +225,12 @@ class FollowkitTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """Mean loss of the micro-batch: SFT, or the method's preference loss (+ its SFT term)."""
-        s = self.settings
         n_items = inputs["lengths"].size(0)
         logps, token_logps = sequence_logps(model, inputs, n_items, self.n_seq, eager=self.eager)
-        metrics: dict[str, torch.Tensor] = {}
-        if self.method == "sft":
-            loss = sft_loss(token_logps, torch.ones_like(token_logps))
-        else:
+        ref = None
+        if self.method != "sft":
             ref = self.reference_logps(model, inputs, n_items).to(logps.dtype)
-            kw: dict[str, Any] = {"beta": s.beta, "label_smoothing": s.label_smoothing}
-            kw["ablation" if self.method == "iopo" else "loss_type"] = (
-                s.ablation if self.method == "iopo" else s.loss_type
-            )
-            per_item, metrics = PREFERENCE_LOSSES[self.method](logps, ref, inputs["lengths"], **kw)
-            loss = per_item.mean()
-            if self.method == "dpo" and s.sft_weight:
-                # TRL's "sft" term: token mean of the chosen responses' NLL over the micro-batch.
-                chosen = inputs["slots"] % self.n_seq == 0
-                loss = loss + s.sft_weight * sft_loss(token_logps, chosen)
-            if self.method == "iopo" and s.pref_ftx:
-                lengths = inputs["lengths"].to(logps.dtype)
-                nll = -(logps[:, 0] / lengths[:, 0] + logps[:, 2] / lengths[:, 2])
-                loss = loss + s.pref_ftx * nll.mean()
-            metrics["logps/policy"] = logps.detach().mean(1)
-            metrics["logps/ref"] = ref.mean(1)
+        loss, metrics = batch_loss(self.settings, logps, token_logps, ref, inputs)
         self._check_finite(loss)
         self._record(loss, metrics, inputs)
         return loss
@@ -357,7 +380,20 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         settings.response_budget,
         skip_bad_records=settings.skip_bad_records,
     )
-    write_json(out / "data_stats.json", stats.to_dict())
+    data_stats = stats.to_dict()
+    if settings.mix:
+        from followkit.train.mix import mix_items, parse_mix_spec
+
+        items, data_stats["mix"] = mix_items(
+            items,
+            [parse_mix_spec(m) for m in settings.mix],
+            tokenizer,
+            settings.seed,
+            settings.max_length,
+            settings.response_budget,
+            packed=settings.packing,
+        )
+    write_json(out / "data_stats.json", data_stats)
 
     set_seed(settings.seed)  # the LoRA init draws random numbers before the Trainer seeds anything
     model = _load_model(base, settings)
@@ -418,7 +454,9 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         model=model,
         args=args,
         train_dataset=ItemDataset(items),
-        data_collator=PackingCollator(tokenizer.pad_token_id, settings.packing),
+        data_collator=PackingCollator(
+            tokenizer.pad_token_id, settings.packing, SEQUENCES_PER_ITEM[settings.method]
+        ),
         processing_class=tokenizer,
         settings=settings,
         ref_model=ref_model,
@@ -436,7 +474,8 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     ref_counts = None
     if settings.precompute_ref_logps:
         batch = max(1, settings.per_device_train_batch_size)
-        ref_counts = precompute_reference(trainer, items, out / "ref_logps.jsonl", batch)
+        pref_items = [it for it in items if not it.general]  # general items need no reference
+        ref_counts = precompute_reference(trainer, pref_items, out / "ref_logps.jsonl", batch)
         trainer.ref_model = None
         if ref_model is not None:
             del ref_model  # cached numbers replace the second model in memory
@@ -454,7 +493,7 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         "train_loss": result.training_loss,
         "global_step": result.global_step,
         "items": len(items),
-        "data_stats": stats.to_dict(),
+        "data_stats": data_stats,
         "ref_logps_cache": {"cached": ref_counts[0], "new": ref_counts[1]} if ref_counts else None,
         "resumed_from": checkpoint,
     }

@@ -1,0 +1,263 @@
+"""General-data mixing: conversational SFT records blended into SFT, DPO+SFT and IOPO training.
+
+"From Complex to Simple" (He et al. 2024) mixes general instruction data into constraint training
+so that the model does not forget how to answer plain requests. ``followkit train ... mix=SPEC``
+(repeatable, or ``--mix SPEC``) does the same.
+
+Spec: ``FILE:RATIO`` or ``builtin:general:RATIO`` (the package's own ~60 short conversations,
+``followkit/data/general/mix_sft.jsonl``). RATIO is a positive number.
+
+Records: ShareGPT ``{"conversations": [{"from": "human"|"gpt"|"system", "value": ...}]}`` or
+messages ``{"messages": [{"role", "content"}]}``. The last turn must be the assistant's; it is the
+response trained on, and every earlier turn is the prompt (masked), as for ``--method sft``.
+
+The ratio, precisely. With N the constraint items kept after truncation (SFT records, DPO pairs or
+IOPO groups) and P the usable records of a source, the source contributes n = round(RATIO * N)
+general items (halves rounded up). They are drawn without replacement while they last: the first P are a permutation
+of the file, the next P another permutation, and so on (so each record is used floor(n / P) or
+ceil(n / P) times). The permutations come from ``random.Random(f"{seed}:{k}:{spec}")`` for source
+k, so the draw is deterministic under the seed. The training list interleaves the draws evenly:
+after constraint item i (1-based), round(i * RATIO)
+(halves up) of the source's items have been placed. With
+``shuffle=false`` that list is the data order; otherwise the Trainer's seeded sampler shuffles it
+each epoch (a different seed, a different order).
+
+Where a general item goes: in SFT it is one more SFT record. In DPO and IOPO it is an item with a
+single sequence (slot 0) and a ``general`` flag: the preference loss is computed over the
+preference items only (so its value for them is what it is without mixing), and the general
+item's response tokens join the SFT term, DPO's ``sft_weight`` token mean over the chosen
+responses, or IOPO's ``pref_ftx`` mean over items of per-token NLLs (one sequence for a general
+item, y1|x1 and y2|x2 for a group). Mixing therefore needs that SFT term's weight above 0.
+
+Counts (records per source, drawn, distinct, tokens, the realised ratio n / N) go to
+OUT/data_stats.json under ``mix``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from followkit.errors import InputError
+from followkit.io import iter_jsonl
+from followkit.train.data import DataStats, Messages, TokenizedItem, tokenize_item, truncate_item
+
+BUILTIN_MIX: dict[str, str] = {"builtin:general": "data/general/mix_sft.jsonl"}
+"""Built-in mix sources: name -> file inside the followkit package."""
+
+SHAREGPT_ROLES: dict[str, str] = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+}
+"""ShareGPT speaker names -> chat roles."""
+
+
+@dataclass(frozen=True)
+class MixSpec:
+    """One mix source: the spec as written, the file it reads and the ratio."""
+
+    spec: str
+    path: str
+    ratio: float
+
+
+def builtin_path(name: str) -> Path:
+    """The file of a built-in mix source."""
+    return Path(str(resources.files("followkit").joinpath(BUILTIN_MIX[name])))
+
+
+def parse_mix_spec(spec: str) -> MixSpec:
+    """A MixSpec from `FILE:RATIO` or `builtin:NAME:RATIO`; ValueError with a one-line reason."""
+    source, sep, raw = str(spec).rpartition(":")
+    if not sep or not source:
+        raise ValueError(f"mix '{spec}': expected FILE:RATIO or builtin:general:RATIO")
+    try:
+        ratio = float(raw)
+    except ValueError:
+        raise ValueError(f"mix '{spec}': RATIO '{raw}' is not a number") from None
+    if not ratio > 0 or ratio == float("inf"):
+        raise ValueError(f"mix '{spec}': RATIO must be a positive finite number, got {raw}")
+    if source.startswith("builtin:"):
+        if source not in BUILTIN_MIX:
+            raise ValueError(
+                f"mix '{spec}': unknown built-in source '{source}'; known: {', '.join(BUILTIN_MIX)}"
+            )
+        return MixSpec(spec, str(builtin_path(source)), ratio)
+    return MixSpec(spec, source, ratio)
+
+
+def round_half_up(x: float) -> int:
+    """x rounded to the nearest integer, halves up (Python's round() sends 2.5 to 2)."""
+    return math.floor(x + 0.5 + 1e-9)  # the epsilon absorbs float error such as 0.1 * 35 = 3.5000000000000004
+
+
+def _text(value: Any, path: str, line: int, field: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"expected a string, got {type(value).__name__}", path=path, line=line, field=field)
+    return value
+
+
+def parse_general_record(rec: dict, path: str, line: int) -> tuple[Messages, Messages]:
+    """(prompt messages, [the final assistant message]) of a ShareGPT or messages record."""
+    if "conversations" in rec:
+        turns = rec["conversations"]
+        if not isinstance(turns, list) or not turns:
+            raise InputError(
+                "expected a non-empty list of turns", path=path, line=line, field="conversations"
+            )
+        msgs = []
+        for i, turn in enumerate(turns):
+            where = f"conversations[{i}]"
+            if not isinstance(turn, dict):
+                raise InputError("expected {'from': ..., 'value': ...}", path=path, line=line, field=where)
+            role = SHAREGPT_ROLES.get(turn.get("from"))  # type: ignore[arg-type]
+            if role is None:
+                raise InputError(
+                    f"unknown speaker {turn.get('from')!r}; expected one of {', '.join(SHAREGPT_ROLES)}",
+                    path=path,
+                    line=line,
+                    field=f"{where}.from",
+                )
+            msgs.append({"role": role, "content": _text(turn.get("value"), path, line, f"{where}.value")})
+        name = "conversations"
+    elif "messages" in rec:
+        msgs = rec["messages"]
+        if not isinstance(msgs, list) or not msgs:
+            raise InputError("expected a non-empty list of messages", path=path, line=line, field="messages")
+        for i, msg in enumerate(msgs):
+            if not isinstance(msg, dict) or msg.get("role") not in ("system", "user", "assistant"):
+                raise InputError(
+                    "expected {'role': 'system'|'user'|'assistant', 'content': ...}",
+                    path=path,
+                    line=line,
+                    field=f"messages[{i}].role",
+                )
+            _text(msg.get("content"), path, line, f"messages[{i}].content")
+        name = "messages"
+    else:
+        raise InputError(
+            "missing: a general record needs 'conversations' (ShareGPT) or 'messages'",
+            path=path,
+            line=line,
+            field="conversations",
+        )
+    last = len(msgs) - 1
+    if len(msgs) < 2 or msgs[-1]["role"] != "assistant":
+        raise InputError(
+            "the last turn must be the assistant's, after a prompt",
+            path=path,
+            line=line,
+            field=f"{name}[{last}]",
+        )
+    if not msgs[-1]["content"].strip():
+        raise InputError("empty response", path=path, line=line, field=f"{name}[{last}]")
+    return msgs[:-1], [msgs[-1]]
+
+
+def read_general(spec: MixSpec) -> list[tuple[str, Messages, Messages]]:
+    """(key, prompt, response) of every record of a mix source; InputError naming file, line and field."""
+    from followkit.io import check_input_file
+
+    check_input_file(spec.path, "JSONL file")
+    records = []
+    for line, rec in iter_jsonl(spec.path):
+        prompt, response = parse_general_record(rec, spec.path, line)
+        records.append((str(rec.get("id", f"line{line}")), prompt, response))
+    if not records:
+        raise InputError("no general records (empty file)", path=spec.path)
+    return records
+
+
+def draw(pool: int, n: int, rng: random.Random) -> list[int]:
+    """n indices into a pool: successive permutations of range(pool), without replacement while they last."""
+    out: list[int] = []
+    while len(out) < n:
+        perm = list(range(pool))
+        rng.shuffle(perm)
+        out += perm[: n - len(out)]
+    return out
+
+
+def interleave(
+    items: list[TokenizedItem], draws: list[tuple[float, list[TokenizedItem]]]
+) -> list[TokenizedItem]:
+    """Constraint items with each source's draw spread evenly: round_half_up(i * ratio) placed after item i."""
+    out: list[TokenizedItem] = []
+    placed = [0] * len(draws)
+    for i, item in enumerate(items, start=1):
+        out.append(item)
+        for k, (ratio, general) in enumerate(draws):
+            due = min(len(general), round_half_up(i * ratio))
+            out += general[placed[k] : due]
+            placed[k] = due
+    return out
+
+
+def mix_items(
+    items: list[TokenizedItem],
+    specs: list[MixSpec],
+    tokenizer: Any,
+    seed: int,
+    max_length: int,
+    response_budget: int,
+    packed: bool = True,
+) -> tuple[list[TokenizedItem], dict[str, Any]]:
+    """The training list with the general records blended in, and the mix statistics."""
+    n = len(items)
+    draws: list[tuple[float, list[TokenizedItem]]] = []
+    sources = []
+    for k, spec in enumerate(specs):
+        stats = DataStats()
+        pool: list[TokenizedItem] = []
+        for key, prompt, response in read_general(spec):
+            stats.records += 1
+            item = tokenize_item(tokenizer, "sft", f"general{k}:{key}", [prompt], [response])
+            item.general = True
+            if truncate_item(item, max_length, response_budget, stats):
+                pool.append(item)
+        stats.kept = len(pool)
+        if not pool:
+            raise InputError(
+                f"no usable general records ({stats.records} read, all with a prompt longer than "
+                f"max_length={max_length})",
+                path=spec.path,
+            )
+        want = round_half_up(spec.ratio * n)
+        picks = draw(len(pool), want, random.Random(f"{seed}:{k}:{spec.spec}"))
+        drawn = [pool[i] for i in picks]
+        draws.append((spec.ratio, drawn))
+        sources.append(
+            {
+                "spec": spec.spec,
+                "path": spec.path,
+                "ratio": spec.ratio,
+                **stats.to_dict(),
+                "drawn": len(drawn),
+                "distinct": len(set(picks)),
+                "tokens": sum(it.num_tokens(packed) for it in drawn),
+                "realised_ratio": len(drawn) / n,
+            }
+        )
+    mixed = interleave(items, draws)
+    general = sum(len(d) for _, d in draws)
+    summary = {
+        "constraint": {"items": n, "tokens": sum(it.num_tokens(packed) for it in items)},
+        "sources": sources,
+        "general_items": general,
+        "realised_ratio": general / n,
+        "order": "interleaved evenly; the Trainer's seeded sampler shuffles it when shuffle=true",
+    }
+    return mixed, summary
+
+
+def check_mix(specs: list[MixSpec]) -> None:
+    """Read every record of every mix source (no tokenizer); the first bad one raises InputError."""
+    for spec in specs:
+        read_general(spec)
