@@ -315,6 +315,44 @@ def plot_training(view: RunView) -> str | None:
 # ---------------------------------------------------------------- markdown
 
 
+def general_quality(run_dir: Path) -> list[list[str]]:
+    """Rows of the general-quality table: each RUN/**/winrate.json (followkit winrate), LC win rate first."""
+    rows = []
+    for path in sorted(Path(run_dir).rglob("winrate.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+
+        def pct(key: str, doc: dict[str, Any] = doc) -> str:
+            v, se = doc.get(key), doc.get(f"{key}_stderr")
+            if v is None or v != v:
+                return "–"
+            return f"{100 * v:.1f}" + ("" if se is None or se != se else f" ± {100 * se:.1f}")
+
+        lengths = doc.get("avg_length") or {}
+        rows.append(
+            [
+                str(path.parent.relative_to(run_dir)),
+                f"{doc.get('model', '')} vs {doc.get('baseline', '')}",
+                pct("lc_win_rate"),
+                pct("win_rate"),
+                f"{lengths.get('model', float('nan')):.0f} / {lengths.get('baseline', float('nan')):.0f}",
+                str(doc.get("n_scored", "")),
+                str((doc.get("judge") or {}).get("spec", "")),
+            ]
+        )
+    return rows
+
+
+GENERAL_QUALITY_HEADERS = [
+    "where",
+    "model vs baseline",
+    "LC win rate %",
+    "win rate %",
+    "avg chars model / baseline",
+    "pairs",
+    "judge",
+]
+
+
 def render_markdown(view: RunView) -> str:
     """The report as Markdown."""
     lines = [f"# followkit run report: `{view.run_dir}`", ""]
@@ -393,6 +431,14 @@ def render_markdown(view: RunView) -> str:
             lines.append(
                 f"| {tv.name} | {len(tv.steps)} | {first['loss']:.4f} | {last['loss']:.4f} | {'–' if acc is None else f'{acc:.3f}'} |"
             )
+    gq = general_quality(view.run_dir)
+    if gq:
+        lines += ["", "## General quality (length-controlled win rate vs the base)", ""]
+        lines += [
+            "| " + " | ".join(GENERAL_QUALITY_HEADERS) + " |",
+            "|" + "---|" * len(GENERAL_QUALITY_HEADERS),
+        ]
+        lines += ["| " + " | ".join(r) + " |" for r in gq]
     if view.stages:
         lines += ["", "## Stages of the last run", "", "| stage | status | seconds |", "|---|---|---|"]
         lines += [f"| {s['stage']} | {s['status']} | {s['seconds']} |" for s in view.stages]
@@ -559,6 +605,13 @@ def render_html(view: RunView, max_samples: int = 400) -> str:
             "<section><h2>Training curves</h2>"
             + (f"<img alt='training curves' src='data:image/png;base64,{img}'>" if img else "")
             + _table(["method", "steps", "first loss", "last loss", "last reward accuracy"], rows)
+            + "</section>"
+        )
+    gq = general_quality(view.run_dir)
+    if gq:
+        parts.append(
+            "<section><h2>General quality (length-controlled win rate vs the base)</h2>"
+            + _table(GENERAL_QUALITY_HEADERS, [[esc(c) for c in r] for r in gq], num_from=2)
             + "</section>"
         )
     if view.evals:

@@ -1,4 +1,4 @@
-"""`followkit export lm-eval DIR`: followkit's benchmarks as lm-evaluation-harness tasks."""
+"""`followkit export lm-eval DIR`: followkit's benchmarks as lm-evaluation-harness tasks; `export general DIR`: the general sets."""
 
 from __future__ import annotations
 
@@ -35,3 +35,19 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"run: lm_eval --include_path {out_dir} --tasks followkit_bench --model hf --model_args pretrained=PATH --apply_chat_template"
         )
+
+    @group.command("general")
+    def general(
+        out_dir: str = typer.Argument(..., metavar="DIR", help="Folder for the two files."),
+    ) -> None:
+        """Write followkit's own general sets: DIR/heldout_prompts.jsonl (instructions) and DIR/mix_sft.jsonl."""
+        import shutil
+        from pathlib import Path
+
+        from followkit.train.mix import builtin_path
+
+        src = builtin_path("builtin:general").parent
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        for name in ("heldout_prompts.jsonl", "mix_sft.jsonl"):
+            shutil.copyfile(src / name, Path(out_dir) / name)
+            typer.echo(f"wrote {Path(out_dir) / name}")
