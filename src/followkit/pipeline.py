@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from followkit.config import apply_overrides, load_yaml
 from followkit.errors import FollowkitError, InputError
@@ -109,10 +109,8 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
     apply_overrides(data, var_overrides)
     try:
         spec = PipelineSpec.model_validate(data)
-    except Exception as exc:  # pydantic's message, one line
-        raise InputError(
-            str(exc).splitlines()[0] + ": " + str(exc).splitlines()[-1], path=str(path)
-        ) from None
+    except ValidationError as exc:
+        raise InputError.from_validation(exc, path=str(path)) from None
     names = [s.name for s in spec.stages]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -129,6 +127,7 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
     rd = Path(run_dir or spec.vars.get("run", f"runs/{spec.name}"))
     variables = {k: str(v) for k, v in spec.vars.items()}
     variables["run"] = str(rd)
+    variables = resolve_vars(variables, str(path))
     resolved = spec.model_copy(
         update={
             "stages": [
@@ -150,6 +149,31 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
     return PipelineRun(resolved, rd, str(path))
 
 
+def resolve_vars(variables: dict[str, str], where: str) -> dict[str, str]:
+    """Variables with their references to other variables substituted; a cycle is an error."""
+    done: dict[str, str] = {}
+
+    def value(name: str, chain: tuple[str, ...]) -> str:
+        if name in done:
+            return done[name]
+        if name in chain:
+            cycle = " -> ".join((*chain[chain.index(name) :], name))
+            raise InputError(
+                f"variables refer to each other in a cycle: {cycle}", path=where, field=f"vars.{name}"
+            )
+
+        def repl(m: re.Match) -> str:
+            ref = m.group(1)
+            if ref not in variables:
+                raise InputError(f"uses ${{{ref}}}, which is not in vars", path=where, field=f"vars.{name}")
+            return value(ref, (*chain, name))
+
+        done[name] = _VAR_RE.sub(repl, variables[name])
+        return done[name]
+
+    return {k: value(k, ()) for k in variables}
+
+
 def _subst(text: str, variables: dict[str, str], path: Path, stage: str) -> str:
     def repl(m: re.Match) -> str:
         key = m.group(1)
@@ -159,8 +183,7 @@ def _subst(text: str, variables: dict[str, str], path: Path, stage: str) -> str:
             )
         return variables[key]
 
-    # Substitute twice so a variable may refer to another (e.g. out: ${run}/x).
-    return _VAR_RE.sub(repl, _VAR_RE.sub(repl, text))
+    return _VAR_RE.sub(repl, text)  # the variables themselves are already resolved
 
 
 def stage_hash(stage: StageSpec) -> str:
