@@ -16,8 +16,8 @@ Logged metrics and their formulas (mean over the items of a step):
 ``rewards/accuracies_x1``   IOPO: share with r_A > r_B (y1 beats y2 under x1)
 ``rewards/accuracies_x2``   IOPO: share with r_C > r_D (y2 beats y1 under x2)
 ``rewards/margins``         IOPO: beta * the mean of the logits of the loss's sigmoid(s)
-``loss/preference``         DPO / IOPO: mean preference loss over the preference items
-``loss/sft``                the added SFT term (sft_weight / pref_ftx > 0), general items included
+``loss/preference``         DPO / IOPO: preference loss, preference items only
+``loss/sft``                SFT term (sft_weight, pref_ftx); general items in it
 ==========================  =====================================================
 """
 

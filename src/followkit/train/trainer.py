@@ -99,9 +99,9 @@ def batch_loss(
         loss = per_item.mean()
         metrics["logps/policy"] = logps[pref].detach().mean(1)
         metrics["logps/ref"] = ref[pref].mean(1)
-    else:  # general items only: no preference term (a zero that keeps the graph)
+        metrics["loss/preference"] = loss.detach().reshape(1)
+    else:  # general items only: no preference term (a zero that keeps the graph), nothing to log for it
         loss = logps.sum() * 0.0
-    metrics["loss/preference"] = loss.detach().reshape(1)
     weight_field, term = SFT_TERMS[method]
     weight = getattr(s, weight_field)
     if weight:
