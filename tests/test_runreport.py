@@ -133,3 +133,15 @@ def test_paired_comparison_in_report_and_json(run_dir: Path) -> None:
     assert "| baseline | n=2 | n=2 |" in md
     page = paths["html"].read_text()
     assert "Compared with the baseline" in page and "n=2" in page
+
+
+def test_grpo_reward_curve_is_plotted(run_dir: Path) -> None:
+    from followkit.runreport import plot_training
+
+    without = plot_training(load_run(run_dir))
+    logs = [{"step": s, "loss": 0.1, "reward": 0.2 + 0.1 * s} for s in range(1, 4)]
+    write_jsonl(run_dir / "train" / "grpo" / "log.jsonl", logs)
+    view = load_run(run_dir)
+    assert [t.name for t in view.trains] == ["dpo", "grpo"]
+    with_reward = plot_training(view)
+    assert with_reward and with_reward != without  # a fourth panel: the reward curve

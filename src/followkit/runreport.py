@@ -299,6 +299,8 @@ def plot_training(view: RunView) -> str | None:
     import matplotlib.pyplot as plt
 
     keys = [("loss", "loss"), ("rewards/accuracies", "reward accuracy"), ("rewards/margins", "reward margin")]
+    if any("reward" in r for tv in view.trains for r in tv.steps):  # GRPO: the verifiable reward per step
+        keys.append(("reward", "GRPO reward (constraints followed)"))
     fig, axes = plt.subplots(1, len(keys), figsize=(11, 3.2))
     for ax, (key, label) in zip(axes, keys, strict=True):
         for tv in view.trains:
