@@ -20,9 +20,9 @@ CONS = [
 STUDENT = "The Cat is a small animal, it sleeps all day."
 
 
-def setup(tmp_path, student_text=STUDENT):
-    prompt = render_prompt("Describe a cat.", [c.text for c in CONS], None)
-    inst = Instruction(id="r1", task="Describe a cat.", constraints=CONS, prompt=prompt)
+def setup(tmp_path, student_text=STUDENT, cons=CONS):
+    prompt = render_prompt("Describe a cat.", [c.text for c in cons], None)
+    inst = Instruction(id="r1", task="Describe a cat.", constraints=cons, prompt=prompt)
     write_jsonl(tmp_path / "instructions.jsonl", [inst.model_dump()])
     run_respond(
         RespondConfig(n=1), tmp_path, student=ScriptedBackend(lambda c, i: student_text), progress=False
@@ -140,18 +140,8 @@ RULE_CONS = [
 ]
 
 
-def rule_setup(tmp_path, cons, student_text):
-    prompt = render_prompt("Describe a cat.", [c.text for c in cons], None)
-    inst = Instruction(id="r1", task="Describe a cat.", constraints=cons, prompt=prompt)
-    write_jsonl(tmp_path / "instructions.jsonl", [inst.model_dump()])
-    run_respond(
-        RespondConfig(n=1), tmp_path, student=ScriptedBackend(lambda c, i: student_text), progress=False
-    )
-    return prompt
-
-
 def test_rule_teacher_fixes_offline_with_provenance(tmp_path):
-    prompt = rule_setup(tmp_path, RULE_CONS, STUDENT)
+    prompt = setup(tmp_path, STUDENT, RULE_CONS)
     man = run_refine(RefineConfig(teacher="rules"), tmp_path, progress=False)
     final = "the cat is a small animal it sleeps all day. any questions?"
     (sft,) = read(tmp_path / "sft_refine.jsonl")
@@ -179,7 +169,7 @@ def test_rule_teacher_alone_fails_what_no_rule_fixes(tmp_path):
             text="At least 80 words.",
         ),
     ]
-    rule_setup(tmp_path, cons, STUDENT)
+    setup(tmp_path, STUDENT, cons)
     man = run_refine(RefineConfig(teacher="rules"), tmp_path, progress=False)
     assert read(tmp_path / "sft_refine.jsonl") == []
     (fail,) = read(tmp_path / "failures_refine.jsonl")
@@ -196,7 +186,7 @@ def test_rules_plus_model_falls_back_to_the_model(tmp_path):
             text="At least 14 words.",
         ),
     ]
-    rule_setup(tmp_path, cons, STUDENT)
+    setup(tmp_path, STUDENT, cons)
     asked = []
 
     def longer(chat, i):
@@ -221,12 +211,12 @@ def test_rules_plus_model_falls_back_to_the_model(tmp_path):
 
 def test_passing_answers_are_kept_as_sft_records(tmp_path):
     good = "the cat is a small animal it sleeps all day. any questions?"
-    rule_setup(tmp_path, RULE_CONS, good)
+    setup(tmp_path, good, RULE_CONS)
     man = run_refine(RefineConfig(teacher="rules"), tmp_path, progress=False)
     (sft,) = read(tmp_path / "sft_refine.jsonl")
     assert sft["messages"][-1]["content"] == good and sft["meta"]["steps"] == 0
     assert read(tmp_path / "pairs_refine.jsonl") == []
     assert (man["counts"]["passing_kept"], man["counts"]["refined"]) == (1, 0)
-    rule_setup(tmp_path / "off", RULE_CONS, good)
+    setup(tmp_path / "off", good, RULE_CONS)
     run_refine(RefineConfig(teacher="rules", keep_passing=False), tmp_path / "off", progress=False)
     assert read(tmp_path / "off" / "sft_refine.jsonl") == []
