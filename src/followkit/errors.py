@@ -31,6 +31,8 @@ class InputError(FollowkitError):
         `prefix` is put before the field path (e.g. "constraints[2].kwargs").
         """
         field, msg = first_error(exc)
+        if exc.errors()[0].get("type") == "missing":  # type: ignore[attr-defined]
+            msg = "missing"  # the word every reader uses for an absent field
         field = ".".join(p for p in (prefix, field or "") if p) or None
         return cls(msg, path=path, line=line, field=field)
 

@@ -56,6 +56,7 @@ __all__ = [
     "adapt",
     "detect_shape",
     "iter_records",
+    "parse_row",
     "read",
     "write",
 ]
@@ -239,6 +240,19 @@ def _record_id(rec: BaseModel) -> str | None:
     return None
 
 
+def parse_row(
+    raw: dict[str, Any], kind: type[R], path: str | Path, line: int, *, shape: str = "followkit"
+) -> R:
+    """One row of a file as `kind` (through the `shape` adapter); InputError naming file, line and field."""
+    try:
+        return kind.model_validate(adapt(raw, shape) if shape != "followkit" else raw)
+    except ValidationError as exc:
+        raise InputError.from_validation(exc, path=str(path), line=line) from None
+    except (ValueError, TypeError) as exc:
+        field, _, msg = str(exc).partition(": ")
+        raise InputError(msg or field, path=str(path), line=line, field=field if msg else None) from None
+
+
 def iter_records(
     path: str | Path, kind: type[R], *, shape: str = "followkit", unique: bool = True
 ) -> Iterator[tuple[int, R]]:
@@ -252,13 +266,7 @@ def iter_records(
     seen: dict[str, int] = {}
     n = 0
     for line, raw in iter_jsonl(path):
-        try:
-            rec = kind.model_validate(adapt(raw, shape) if shape != "followkit" else raw)
-        except ValidationError as exc:
-            raise InputError.from_validation(exc, path=str(path), line=line) from None
-        except (ValueError, TypeError) as exc:
-            field, _, msg = str(exc).partition(": ")
-            raise InputError(msg or field, path=str(path), line=line, field=field if msg else None) from None
+        rec = parse_row(raw, kind, path, line, shape=shape)
         n += 1
         rid = _record_id(rec) if unique else None
         if rid is not None:

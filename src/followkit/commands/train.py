@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
         values.update({k: v for k, v in cli.items() if v is not None})
         # mix= may repeat (unlike other keys): gather every mix source from mix= and --mix.
         mixes = list(mix or []) + [o.partition("=")[2] for o in overrides or [] if o.startswith("mix=")]
+        mixes = [m for m in mixes if m.strip()]  # `mix=` with no value (a pipeline's empty variable): none
         apply_overrides(values, [o for o in overrides or [] if not o.startswith("mix=")])
         if mixes:
             values["mix"] = mixes
@@ -78,7 +79,7 @@ def check_data(settings: object) -> None:
     makes bad data fail first, with nothing written (DESIGN 10).
     """
     from followkit.errors import InputError
-    from followkit.io import check_input_file, iter_jsonl
+    from followkit.io import check_input_file
 
     method, path = settings.method, str(settings.data)  # type: ignore[attr-defined]
     skip = bool(getattr(settings, "skip_bad_records", False))
@@ -88,18 +89,9 @@ def check_data(settings: object) -> None:
 
         load_prompts(path, skip)  # raises on a bad row, or when no row is usable
         return
-    from followkit.train.data import parse_record
+    from followkit.train.data import DataStats, iter_parsed
     from followkit.train.mix import check_mix, parse_mix_spec
 
     check_mix([parse_mix_spec(m) for m in getattr(settings, "mix", [])])
-    usable = 0
-    for line, rec in iter_jsonl(path):
-        try:
-            parse_record(method, rec, path, line)
-        except InputError:
-            if not skip:
-                raise
-            continue
-        usable += 1
-    if not usable:
+    if not sum(1 for _ in iter_parsed(path, method, DataStats(), skip)):  # every row is checked
         raise InputError("no usable training records (empty file)", path=path)

@@ -14,7 +14,9 @@ Tokenization follows TRL 1.16: the prompt is the chat template with the generati
 the response is what the template adds after it when the assistant message is appended (so it
 ends with the template's end-of-turn tokens). Each item becomes a :class:`TokenizedItem`: its
 distinct prompts and responses, and the (prompt, response) sequences whose log-probs the loss
-needs, in the loss's order (DPO: chosen, rejected; IOPO: A=(x1,y1), B=(x1,y2), C=(x2,y2), D=(x2,y1)).
+needs, in the loss's order: the method's ``layout`` in followkit.train.methods.METHODS (DPO: chosen,
+rejected; IOPO: A=(x1,y1), B=(x1,y2), C=(x2,y2), D=(x2,y1)). Each row is first checked as the
+method's record type (followkit.records: SFTRecord, PreferencePair, IOPOGroup).
 
 Truncation (``max_length`` bounds prompt + one response): an item whose longest prompt alone
 fills ``max_length`` is skipped and counted. Otherwise each response keeps at least
@@ -25,21 +27,17 @@ Every cut is counted in :class:`DataStats`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from followkit.errors import InputError
 from followkit.io import iter_jsonl
+from followkit.train.methods import Method
+from followkit.train.methods import method as train_method
 
 Messages = list[dict[str, str]]
-
-# Loss order of (prompt index, response index) per method; see the module docstring.
-SEQUENCE_LAYOUT: dict[str, tuple[tuple[int, int], ...]] = {
-    "sft": ((0, 0),),
-    "dpo": ((0, 0), (0, 1)),
-    "iopo": ((0, 0), (0, 1), (1, 1), (1, 0)),
-}
 
 
 @dataclass
@@ -108,40 +106,40 @@ def _response(value: Any, path: str, line: int, name: str) -> Messages:
     return msgs
 
 
-def _field(rec: dict, name: str, path: str, line: int) -> Any:
-    if name not in rec or rec[name] is None:
-        raise InputError("missing", path=path, line=line, field=name)
-    return rec[name]
+def _typed(method: Method, rec: dict, path: str, line: int) -> Any:
+    """The row as the method's record type (followkit.records): missing or mistyped fields fail here.
+
+    Columns the record type does not declare are ignored (TRL datasets carry extra columns), and a
+    string prompt or response stands for one user or assistant message, as the data contract says.
+    """
+    from followkit.records import RECORD_TYPES, parse_row
+
+    kind = RECORD_TYPES[method.record]
+    row = {k: v for k, v in rec.items() if k in kind.model_fields}
+    for name in method.prompts + method.responses:
+        value = row.get(name)
+        if isinstance(value, str) and kind.model_fields[name].annotation is not str:
+            role = "user" if name in method.prompts else "assistant"
+            row[name] = [{"role": role, "content": value}]
+    return parse_row(row, kind, path, line)
 
 
 def parse_record(method: str, rec: dict, path: str, line: int) -> tuple[str, list[Messages], list[Messages]]:
     """(key, prompts, responses) of one record as message lists; InputError naming file:line:field."""
-    if method == "sft":
-        msgs = _as_messages(_field(rec, "messages", path, line), "user", path, line, "messages")
+    m = train_method(method)
+    _typed(m, rec, path, line)
+    key = str(rec.get("id", f"line{line}"))
+    if m.prompts == m.responses:  # one conversation: the last turn is the response, the rest the prompt
+        name = m.prompts[0]
+        msgs = _as_messages(rec[name], "user", path, line, name)
         if msgs[-1]["role"] != "assistant" or len(msgs) < 2:
             raise InputError(
-                "the last message must be the assistant's, after a prompt",
-                path=path,
-                line=line,
-                field="messages",
+                "the last message must be the assistant's, after a prompt", path=path, line=line, field=name
             )
-        response = _response([msgs[-1]], path, line, f"messages[{len(msgs) - 1}]")
-        key = str(rec.get("id", f"line{line}"))
-        return key, [msgs[:-1]], [response]
-    if method == "dpo":
-        prompt = _as_messages(_field(rec, "prompt", path, line), "user", path, line, "prompt")
-        chosen = _response(_field(rec, "chosen", path, line), path, line, "chosen")
-        rejected = _response(_field(rec, "rejected", path, line), path, line, "rejected")
-        key = str(rec.get("id", f"line{line}"))
-        return key, [prompt], [chosen, rejected]
-    if method == "iopo":
-        key = str(_field(rec, "id", path, line))
-        x1 = _as_messages(_field(rec, "x1", path, line), "user", path, line, "x1")
-        x2 = _as_messages(_field(rec, "x2", path, line), "user", path, line, "x2")
-        y1 = _response(_field(rec, "y1", path, line), path, line, "y1")
-        y2 = _response(_field(rec, "y2", path, line), path, line, "y2")
-        return key, [x1, x2], [y1, y2]
-    raise InputError(f"unknown training method '{method}'; expected sft, dpo or iopo")
+        return key, [msgs[:-1]], [_response([msgs[-1]], path, line, f"{name}[{len(msgs) - 1}]")]
+    prompts = [_as_messages(rec[name], "user", path, line, name) for name in m.prompts]
+    responses = [_response(rec[name], path, line, name) for name in m.responses]
+    return key, prompts, responses
 
 
 def _render_ids(tokenizer: Any, messages: Messages, add_generation_prompt: bool) -> list[int]:
@@ -164,7 +162,7 @@ def tokenize_item(
     tokenizer: Any, method: str, key: str, prompts: list[Messages], responses: list[Messages]
 ) -> TokenizedItem:
     """Token ids of an item's prompts and responses under the tokenizer's chat template."""
-    layout = SEQUENCE_LAYOUT[method]
+    layout = train_method(method).layout
     prompt_ids = [_render_ids(tokenizer, p, add_generation_prompt=True) for p in prompts]
     prompt_len = [len(p) for p in prompt_ids]
     response_ids: list[list[int] | None] = [None] * len(responses)
@@ -205,17 +203,13 @@ def truncate_item(item: TokenizedItem, max_length: int, response_budget: int, st
     return True
 
 
-def load_items(
-    path: str | Path,
-    method: str,
-    tokenizer: Any,
-    max_length: int,
-    response_budget: int,
-    skip_bad_records: bool = False,
-) -> tuple[list[TokenizedItem], DataStats]:
-    """Read, validate, tokenize and truncate a training file; bad records raise or are counted."""
-    stats = DataStats()
-    items: list[TokenizedItem] = []
+def iter_parsed(
+    path: str | Path, method: str, stats: DataStats, skip_bad_records: bool = False
+) -> Iterator[tuple[str, list[Messages], list[Messages]]]:
+    """(key, prompts, responses) of each usable record; a bad one raises, or is counted when skipped.
+
+    Keys index the reference-log-prob cache, so a repeated id is made unique with its line.
+    """
     seen: set[str] = set()
     for line, rec in iter_jsonl(path):
         stats.records += 1
@@ -228,9 +222,24 @@ def load_items(
             if len(stats.bad_records) < 20:
                 stats.bad_records.append(str(exc))
             continue
-        if key in seen:  # keys index the reference-log-prob cache, so they must be unique
+        if key in seen:
             key = f"{key}@line{line}"
         seen.add(key)
+        yield key, prompts, responses
+
+
+def load_items(
+    path: str | Path,
+    method: str,
+    tokenizer: Any,
+    max_length: int,
+    response_budget: int,
+    skip_bad_records: bool = False,
+) -> tuple[list[TokenizedItem], DataStats]:
+    """Read, validate, tokenize and truncate a training file; bad records raise or are counted."""
+    stats = DataStats()
+    items: list[TokenizedItem] = []
+    for key, prompts, responses in iter_parsed(path, method, stats, skip_bad_records):
         item = tokenize_item(tokenizer, method, key, prompts, responses)
         if truncate_item(item, max_length, response_budget, stats):
             items.append(item)

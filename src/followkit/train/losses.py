@@ -3,7 +3,8 @@
 Every preference loss takes 1-D tensors (one entry per pair or group) of log-probs summed over the
 response tokens, for the policy and for the reference, and returns ``(per_item_loss, metrics)``
 where ``metrics`` holds detached tensors (implicit rewards, reward accuracies, margins). The
-trainer looks losses up by name in :data:`PREFERENCE_LOSSES`; it never branches on the method.
+trainer looks the method up in followkit.train.methods.METHODS (its loss, layout and SFT slots);
+it never branches on the method.
 
 Logged metrics and their formulas (mean over the items of a step):
 
@@ -28,6 +29,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from followkit.train.methods import METHODS
 
 Metrics = dict[str, torch.Tensor]
 
@@ -167,8 +170,8 @@ def iopo_loss(
     return losses, metrics
 
 
-def _dpo_from_batch(logps: torch.Tensor, ref: torch.Tensor, lengths: torch.Tensor, **kw: Any):
-    # logps, ref, lengths: (items, 2) in the order [chosen, rejected]
+def dpo_from_batch(logps: torch.Tensor, ref: torch.Tensor, lengths: torch.Tensor, **kw: Any):
+    """DPO over a batch: ``logps``, ``ref``, ``lengths`` (items, 2) in the order [chosen, rejected]."""
     return dpo_loss(
         logps[:, 0],
         logps[:, 1],
@@ -180,25 +183,9 @@ def _dpo_from_batch(logps: torch.Tensor, ref: torch.Tensor, lengths: torch.Tenso
     )
 
 
-def _iopo_from_batch(logps: torch.Tensor, ref: torch.Tensor, lengths: torch.Tensor, **kw: Any):
-    # logps, ref: (groups, 4) in the order [A, B, C, D]
-    kw.pop("loss_type", None)
+def iopo_from_batch(logps: torch.Tensor, ref: torch.Tensor, lengths: torch.Tensor, **kw: Any):
+    """IOPO over a batch: ``logps``, ``ref`` (groups, 4) in the order [A, B, C, D]."""
     return iopo_loss(*logps.unbind(1), *ref.unbind(1), **kw)
-
-
-PREFERENCE_LOSSES: dict[str, Callable[..., tuple[torch.Tensor, Metrics]]] = {
-    "dpo": _dpo_from_batch,
-    "iopo": _iopo_from_batch,
-}
-"""Method name -> loss over a batch of summed log-probs laid out (items, sequences per item)."""
-
-SEQUENCES_PER_ITEM = {"sft": 1, "dpo": 2, "iopo": 4}
-"""How many (prompt, response) log-probs one training item contributes, per method."""
-
-SFT_SEQUENCES = {"sft": (0,), "dpo": (0,), "iopo": (0, 2)}
-"""Which of an item's sequences the added SFT term trains on: the chosen (DPO), y1|x1 and y2|x2 (IOPO).
-
-A mixed-in general item (followkit.train.mix) has one sequence, slot 0, so it always joins the term."""
 
 
 def dpo_sft_term(logps: torch.Tensor, token_logps: torch.Tensor, lengths: torch.Tensor, slots: torch.Tensor):
@@ -214,14 +201,27 @@ def iopo_sft_term(logps: torch.Tensor, token_logps: torch.Tensor, lengths: torch
 
     Input: ``logps``, ``lengths`` (items, 4) in the order [A, B, C, D] (a general item: [logp, 0, 0, 0]).
     """
-    cols = list(SFT_SEQUENCES["iopo"])
+    cols = list(METHODS["iopo"].sft_slots)
     n = lengths[:, cols].to(logps.dtype)
     per_seq = torch.where(n > 0, -logps[:, cols] / n.clamp(min=1), torch.zeros_like(n))
     return per_seq.sum(1).mean()
 
 
+# The method table's views by name (the functions above are defined, so the self-import resolves).
+PREFERENCE_LOSSES: dict[str, Callable[..., tuple[torch.Tensor, Metrics]]] = {
+    m.name: m.loss_fn() for m in METHODS.values() if m.preference
+}
+"""Method name -> loss over a batch of summed log-probs laid out (items, sequences per item)."""
+
+SEQUENCES_PER_ITEM = {m.name: m.n_seq for m in METHODS.values()}
+"""How many (prompt, response) log-probs one training item contributes, per method."""
+
+SFT_SEQUENCES = {m.name: m.sft_slots for m in METHODS.values()}
+"""Which of an item's sequences the added SFT term trains on: the chosen (DPO), y1|x1 and y2|x2 (IOPO).
+
+A mixed-in general item (followkit.train.mix) has one sequence, slot 0, so it always joins the term."""
+
 SFT_TERMS: dict[str, tuple[str, Callable[..., torch.Tensor]]] = {
-    "dpo": ("sft_weight", dpo_sft_term),
-    "iopo": ("pref_ftx", iopo_sft_term),
+    m.name: (m.sft_weight, m.sft_term_fn()) for m in METHODS.values() if m.sft_term and m.sft_weight
 }
 """Method -> (the config field weighting its added SFT term, the term as a function of the batch)."""

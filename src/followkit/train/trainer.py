@@ -1,8 +1,8 @@
 """One training loop for SFT, DPO (+SFT) and IOPO, on transformers' Trainer.
 
 :class:`FollowkitTrainer` is a ``transformers.Trainer`` whose ``compute_loss`` runs the packed
-forward pass (followkit.train.packing) and looks the loss up by method name
-(followkit.train.losses.PREFERENCE_LOSSES). Everything else, distribution (DDP, DeepSpeed ZeRO,
+forward pass (followkit.train.packing) and looks the method up in followkit.train.methods.METHODS
+(its sequence layout, loss and SFT term); it never branches on the method's name. Everything else, distribution (DDP, DeepSpeed ZeRO,
 FSDP through ``accelerate launch``), gradient accumulation, checkpoints, resume and
 ``report_to``, is the Trainer's.
 
@@ -43,7 +43,8 @@ from transformers import Trainer, TrainerCallback
 from followkit.errors import FollowkitError
 from followkit.train.config import TrainConfig
 from followkit.train.data import TokenizedItem
-from followkit.train.losses import PREFERENCE_LOSSES, SEQUENCES_PER_ITEM, SFT_TERMS, sft_loss
+from followkit.train.losses import sft_loss
+from followkit.train.methods import method as train_method
 from followkit.train.packing import collate, sequence_logps
 
 
@@ -83,8 +84,8 @@ def batch_loss(
     metrics, so its value on the preference items is what it is without them; their tokens join
     the SFT term (followkit.train.mix).
     """
-    method, s = settings.method, settings
-    if method == "sft":
+    method, s = train_method(settings.method), settings
+    if not method.preference:
         return sft_loss(token_logps, torch.ones_like(token_logps)), {}
     assert ref is not None
     general = inputs.get("general")
@@ -92,20 +93,20 @@ def batch_loss(
         ~general if general is not None else torch.ones(logps.size(0), dtype=torch.bool, device=logps.device)
     )
     kw: dict[str, Any] = {"beta": s.beta, "label_smoothing": s.label_smoothing}
-    kw["ablation" if method == "iopo" else "loss_type"] = s.ablation if method == "iopo" else s.loss_type
+    if method.variant:
+        kw[method.variant] = getattr(s, method.variant)
     metrics: dict[str, torch.Tensor] = {}
     if bool(pref.any()):
-        per_item, metrics = PREFERENCE_LOSSES[method](logps[pref], ref[pref], inputs["lengths"][pref], **kw)
+        per_item, metrics = method.loss_fn()(logps[pref], ref[pref], inputs["lengths"][pref], **kw)
         loss = per_item.mean()
         metrics["logps/policy"] = logps[pref].detach().mean(1)
         metrics["logps/ref"] = ref[pref].mean(1)
         metrics["loss/preference"] = loss.detach().reshape(1)
     else:  # general items only: no preference term (a zero that keeps the graph), nothing to log for it
         loss = logps.sum() * 0.0
-    weight_field, term = SFT_TERMS[method]
-    weight = getattr(s, weight_field)
+    weight = getattr(s, method.sft_weight) if method.sft_weight else 0.0
     if weight:
-        sft = term(logps, token_logps, inputs["lengths"], inputs["slots"])
+        sft = method.sft_term_fn()(logps, token_logps, inputs["lengths"], inputs["slots"])
         loss = loss + weight * sft
         metrics["loss/sft"] = sft.detach().reshape(1)
     return loss, metrics
@@ -178,8 +179,8 @@ class FollowkitTrainer(Trainer):
     ):
         super().__init__(*args, **kwargs)
         self.settings = settings
-        self.method = settings.method
-        self.n_seq = SEQUENCES_PER_ITEM[self.method]
+        self.method = train_method(settings.method)
+        self.n_seq = self.method.n_seq
         self.ref_model = ref_model
         self.eager = settings.attn_implementation == "eager"
         # compute_loss returns a per-micro-batch mean; the Trainer must divide by accumulation.
@@ -228,7 +229,7 @@ class FollowkitTrainer(Trainer):
         n_items = inputs["lengths"].size(0)
         logps, token_logps = sequence_logps(model, inputs, n_items, self.n_seq, eager=self.eager)
         ref = None
-        if self.method != "sft":
+        if self.method.preference:
             ref = self.reference_logps(model, inputs, n_items).to(logps.dtype)
         loss, metrics = batch_loss(self.settings, logps, token_logps, ref, inputs)
         self._check_finite(loss)
@@ -410,10 +411,11 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         with peft_quietly():
             model = get_peft_model(model, lora)
     ref_model = None
-    if settings.method != "sft" and (settings.ref_model or not settings.lora):
+    preference = train_method(settings.method).preference
+    if preference and (settings.ref_model or not settings.lora):
         ref_path = resolve_model_path(settings.ref_model) if settings.ref_model else base
         ref_model = _frozen(_load_model(ref_path, settings))
-    if settings.method != "sft" and settings.disable_dropout:
+    if preference and settings.disable_dropout:
         disable_dropout(model)  # with LoRA this covers the reference too (the same model)
         if ref_model is not None:
             disable_dropout(ref_model)
@@ -455,7 +457,7 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         args=args,
         train_dataset=ItemDataset(items),
         data_collator=PackingCollator(
-            tokenizer.pad_token_id, settings.packing, SEQUENCES_PER_ITEM[settings.method]
+            tokenizer.pad_token_id, settings.packing, train_method(settings.method).n_seq
         ),
         processing_class=tokenizer,
         settings=settings,
