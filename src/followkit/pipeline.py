@@ -247,6 +247,105 @@ def dependencies(stages: list[StageSpec]) -> dict[str, set[str]]:
     return deps
 
 
+@dataclass(frozen=True)
+class StageRecords:
+    """The record types (followkit.records.RECORD_TYPES names) a sub-command reads and writes."""
+
+    reads: tuple[str, ...] = ()  # types it accepts in the JSONL file it reads (empty: not checked)
+    flag: str | None = None  # the option naming that file; without it, every .jsonl input
+    writes: tuple[tuple[str, str], ...] = ()  # (file name, record type) it writes
+
+
+STAGE_RECORDS: dict[str, StageRecords] = {
+    "synth compose": StageRecords(writes=(("instructions.jsonl", "Instruction"),)),
+    "synth expand": StageRecords(writes=(("instructions.jsonl", "Instruction"),)),
+    "synth respond": StageRecords(("Instruction",), "--instructions", (("responses.jsonl", "Response"),)),
+    "synth refine": StageRecords(
+        ("Response",),
+        "--responses",
+        (("pairs_refine.jsonl", "PreferencePair"), ("sft_refine.jsonl", "SFTRecord")),
+    ),
+    "synth pairs --format dpo": StageRecords(
+        ("Response",), "--responses", (("pairs_dpo.jsonl", "PreferencePair"),)
+    ),
+    "synth pairs --format sft": StageRecords(("Response",), "--responses", (("sft.jsonl", "SFTRecord"),)),
+    "synth pairs --format iopo": StageRecords(
+        ("Response",), "--responses", (("groups_iopo.jsonl", "IOPOGroup"),)
+    ),
+    "train --method sft": StageRecords(("SFTRecord",), "--data"),
+    "train --method dpo": StageRecords(("PreferencePair",), "--data"),
+    "train --method iopo": StageRecords(("IOPOGroup",), "--data"),
+    "train --method grpo": StageRecords(("Instruction",), "--data"),
+    "car": StageRecords(("Response", "TeacherRow")),
+    "eval": StageRecords(writes=(("samples.jsonl", "EvalSample"),)),
+}
+"""Sub-command (with its --format or --method) -> the records it reads and writes: what
+`check_chain` compares along a pipeline (STYLE 13). A command not listed is not checked."""
+
+_FORMAT_FLAGS = {"synth pairs": ("--format", "-f", "dpo"), "train": ("--method", None, None)}
+
+
+def _option(args: list[str], *names: str | None) -> str | None:
+    """The value of an option in an argument list (`--name VALUE` or `--name=VALUE`), else None."""
+    for i, a in enumerate(args):
+        for name in filter(None, names):
+            if a == name and i + 1 < len(args):
+                return args[i + 1]
+            if a.startswith(name + "="):
+                return a.split("=", 1)[1]
+    return None
+
+
+def stage_command(args: list[str]) -> str:
+    """The STAGE_RECORDS key of a stage's arguments: the sub-command, with its --format or --method."""
+    words = [a for a in args[:2] if not a.startswith("-")]
+    cmd = " ".join(words[:2]) if words[:1] == ["synth"] else " ".join(words[:1])
+    if cmd in _FORMAT_FLAGS:
+        flag, short, default = _FORMAT_FLAGS[cmd]
+        value = _option(args, flag, short) or default
+        if value:
+            cmd = f"{cmd} {flag} {value}"
+    return cmd
+
+
+def _written(stage: StageSpec, path: str) -> str | None:
+    """The record type `stage` writes at `path` (an output file, or a file in an output folder)."""
+    io = STAGE_RECORDS.get(stage_command(stage.args))
+    if io is None:
+        return None
+    for out in stage.outputs:
+        if _under(path, out):
+            return dict(io.writes).get(Path(path).name)
+    return None
+
+
+def check_chain(run: PipelineRun) -> None:
+    """Each enabled stage's input records against what its producer writes; a one-line InputError if not.
+
+    The error names the stage, the file, the type it reads and the type the producing stage writes.
+    """
+    stages = run.spec.stages
+    for i, st in enumerate(stages):
+        io = STAGE_RECORDS.get(stage_command(st.args))
+        if io is None or not io.reads or not st.enabled:
+            continue
+        named = _option(st.args, io.flag) if io.flag else None
+        files = [named] if named else [p for p in st.inputs if p.endswith(".jsonl")]
+        for f in files:
+            for prev in reversed(stages[:i]):
+                wrote = _written(prev, f)
+                if wrote is None:
+                    continue
+                if wrote not in io.reads:
+                    raise InputError(
+                        f"stage '{st.name}' ({stage_command(st.args)}) reads {f} as {' or '.join(io.reads)}, "
+                        f"but stage '{prev.name}' writes {wrote} records there",
+                        path=run.source,
+                        field="stages",
+                    )
+                break
+
+
 def stage_threads(jobs: int) -> str | None:
     """OMP threads for each stage when `jobs` run at once; None keeps a user's own OMP_NUM_THREADS."""
     if os.environ.get("FOLLOWKIT_THREADS_DEFAULTED") != "1" and "OMP_NUM_THREADS" in os.environ:

@@ -23,17 +23,27 @@ def register(app: typer.Typer) -> None:
             None, "--jobs", "-j", help="Stages run at once: N or 'auto' (default: the pipeline's `jobs`)."
         ),
         dry_run: bool = typer.Option(
-            False, "--dry-run", help="Print the resolved stages and whether each is fresh."
+            False,
+            "--dry-run",
+            help="Check the chain of record types, then print the resolved stages and whether each is fresh.",
         ),
     ) -> None:
         """Run a pipeline: baseline eval -> compose -> respond -> pairs -> train -> eval -> report."""
         from rich.console import Console
         from rich.table import Table
 
-        from followkit.pipeline import dependencies, is_fresh, load_pipeline, resolve_jobs, run_pipeline
+        from followkit.pipeline import (
+            check_chain,
+            dependencies,
+            is_fresh,
+            load_pipeline,
+            resolve_jobs,
+            run_pipeline,
+        )
 
         console = Console()
         run_ = load_pipeline(pipeline, overrides or [], out)
+        check_chain(run_)  # each stage reads the record type its producer writes, before any stage runs
         if dry_run:
             table = Table(title=f"pipeline {run_.spec.name} -> {run_.run_dir}")
             table.add_column("stage")
