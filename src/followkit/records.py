@@ -186,22 +186,47 @@ def _from_prompt(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _from_trl(rec: dict[str, Any]) -> dict[str, Any]:
-    """TRL conversational rows: a messages list whose last turn is the assistant's."""
-    msgs = list(rec.get("messages") or [])
+def _from_alpaca_eval(rec: dict[str, Any]) -> dict[str, Any]:
+    """AlpacaEval rows ({instruction, output, generator}), or bare ones: response and model by their names."""
     out = dict(rec)
-    if msgs and isinstance(msgs[-1], dict) and msgs[-1].get("role") == "assistant":
-        out["messages"], out["response"] = msgs[:-1], msgs[-1].get("content", "")
+    if "response" not in out and "output" in out:
+        out["response"] = out.pop("output")
+    if not out.get("model") and out.get("generator"):
+        out["model"] = out["generator"]
     return _from_prompt(out)
 
 
+def _split_answer(rec: dict[str, Any]) -> dict[str, Any]:
+    """A row whose messages end with the assistant's turn and has no response: that turn is the response."""
+    msgs = rec.get("messages")
+    out = dict(rec)
+    last = msgs[-1] if isinstance(msgs, list) and msgs else None
+    if "response" not in rec and isinstance(last, dict) and last.get("role") == "assistant":
+        out["messages"], out["response"] = msgs[:-1], last.get("content", "")
+    return out
+
+
+def _from_trl(rec: dict[str, Any]) -> dict[str, Any]:
+    """TRL conversational rows: a messages list whose last turn is the assistant's."""
+    return _from_prompt(_split_answer(rec))
+
+
+def _from_followkit(rec: dict[str, Any]) -> dict[str, Any]:
+    """followkit rows (an Instruction with its response): the chat is the prompt when none is given."""
+    out = _split_answer(rec)
+    if "messages" not in out and isinstance(rec.get("prompt"), str):
+        out["messages"] = _user(rec["prompt"])
+    return out
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "followkit": dict,
+    "followkit": _from_followkit,
     "ifeval": _from_ifeval,  # IFBench rows share IFEval's shape
     "ifbench": _from_ifeval,
     "trace": _from_trace,
     "prompt": _from_prompt,
     "trl": _from_trl,
+    "alpaca_eval": _from_alpaca_eval,
 }
 """Shape name -> a function from one row of that shape to followkit's field names."""
 

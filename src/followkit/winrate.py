@@ -30,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.backends.base import Backend, SamplingParams
 from followkit.errors import InputError
 from followkit.io import iter_jsonl, text_sha256, write_json, write_jsonl
+from followkit.records import iter_records
 from followkit.stats import Metric, mean_metric
 
 SEPARATION_WARNING = 10.0
@@ -65,42 +67,22 @@ class Row:
     line: int
 
 
-def _prompt_of(rec: dict[str, Any], path: str, line: int) -> str:
-    if isinstance(rec.get("prompt"), str):
-        return rec["prompt"]
-    if isinstance(rec.get("instruction"), str):
-        return rec["instruction"]
-    msgs = rec.get("messages")
-    if isinstance(msgs, list):
-        users = [m.get("content") for m in msgs if isinstance(m, dict) and m.get("role") == "user"]
-        if users and isinstance(users[-1], str):
-            return users[-1]
-    raise InputError(
-        "no prompt: expected 'prompt', 'instruction' or 'messages' with a user turn", path, line, "prompt"
-    )
+class ResponseRow(BaseModel):
+    """A response row as winrate reads it (through followkit.records' adapters): prompt, response, id?, model?."""
+
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+    id: str | None = None
+    prompt: str = Field(min_length=1)
+    response: str
+    model: str | None = None
 
 
 def read_responses(path: str | Path) -> list[Row]:
     """Rows of a response file; InputError naming file, line and field for a bad or duplicate row."""
-    rows: list[Row] = []
-    seen: dict[str, int] = {}
-    for line, rec in iter_jsonl(path):
-        key = "response" if "response" in rec else "output" if "output" in rec else "response"
-        response = rec.get(key)
-        if not isinstance(response, str):
-            what = "missing" if key not in rec else f"expected str, got {type(response).__name__}"
-            raise InputError(what, str(path), line, "response")
-        rid = rec.get("id", rec.get("key"))
-        rid = None if rid is None else str(rid)
-        if rid is not None:
-            if rid in seen:
-                raise InputError(f"duplicate id {rid!r} (first on line {seen[rid]})", str(path), line, "id")
-            seen[rid] = line
-        model = rec.get("model") or rec.get("generator") or Path(path).stem
-        rows.append(Row(rid, _prompt_of(rec, str(path), line), response, str(model), line))
-    if not rows:
-        raise InputError("no responses", str(path))
-    return rows
+    return [
+        Row(row.id, row.prompt, row.response, row.model or Path(path).stem, line)
+        for line, row in iter_records(path, ResponseRow, shape="alpaca_eval")
+    ]
 
 
 def pair_rows(

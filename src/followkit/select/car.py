@@ -37,7 +37,8 @@ from typing import Any
 
 from followkit.backends.base import Backend, Chat
 from followkit.errors import InputError
-from followkit.io import iter_jsonl, text_sha256
+from followkit.io import text_sha256
+from followkit.records import TeacherRow, iter_records
 from followkit.select.rewards import Reward, RewardInput
 
 DEFAULT_BETA = 1.0
@@ -125,109 +126,33 @@ def parse_teacher_arg(arg: str) -> tuple[str, str, str | None]:
     return name.strip(), path, spec or None
 
 
-def _chat_of(rec: dict[str, Any], path: str, line: int) -> tuple[Chat, str]:
-    """(prompt chat, response) of a record in any accepted shape."""
-    response = rec.get("response")
-    if "messages" in rec:
-        msgs = rec["messages"]
-        fld = "messages"
-    elif "prompt" in rec:
-        msgs = rec["prompt"]
-        fld = "prompt"
-        if isinstance(msgs, str):
-            msgs = [{"role": "user", "content": msgs}]
-    else:
-        raise InputError("missing (a 'messages' chat or a 'prompt')", path=path, line=line, field="messages")
-    if not isinstance(msgs, list) or not msgs:
-        raise InputError("expected a non-empty list of messages", path=path, line=line, field=fld)
-    for m in msgs:
-        if not (isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)):
-            raise InputError(
-                "each message needs string 'role' and 'content'", path=path, line=line, field=fld
-            )
-    chat = [{"role": m["role"], "content": m["content"]} for m in msgs]
-    if chat[-1]["role"] == "assistant":
-        last = chat.pop()
-        if response is None:
-            response = last["content"]
-    if response is None:
-        raise InputError("missing", path=path, line=line, field="response")
-    if not isinstance(response, str):
-        raise InputError(
-            f"expected str, got {type(response).__name__}", path=path, line=line, field="response"
-        )
-    if not response:
+def _record_of(row: TeacherRow, path: str, line: int) -> TeacherRecord:
+    """A checked teacher row as CAR's record: a chat ending with a user turn, a non-empty response."""
+    chat = [{"role": m["role"], "content": m["content"]} for m in row.messages]
+    if chat and chat[-1]["role"] == "assistant":  # a chat that still holds the answer it was given
+        chat.pop()
+    if not row.response:
         raise InputError("empty response (its NLL is undefined)", path=path, line=line, field="response")
     if not chat or chat[-1]["role"] != "user":
-        raise InputError("the prompt chat must end with a user turn", path=path, line=line, field=fld)
-    return chat, response
+        raise InputError("the prompt chat must end with a user turn", path=path, line=line, field="messages")
+    rule = [c.model_dump(exclude_none=True) for c in row.constraints if c.id != "trace:text"]
+    if rule:  # every rule constraint id known and its kwargs valid (a misspelled id fails, never skipped)
+        from followkit.constraints.verify import check_constraints
 
-
-def _constraints_of(rec: dict[str, Any], path: str, line: int) -> list[dict[str, Any]]:
-    """Constraint dicts {id, kwargs, text} of a record (followkit or IFEval shape); [] if none."""
-    cons = rec.get("constraints")
-    if isinstance(cons, list):
-        out = []
-        for c in cons:
-            if not isinstance(c, dict) or not isinstance(c.get("id"), str):
-                raise InputError(
-                    "each constraint needs a string 'id'", path=path, line=line, field="constraints"
-                )
-            out.append({"id": c["id"], "kwargs": c.get("kwargs") or {}, "text": c.get("text") or ""})
-        return out
-    if isinstance(cons, str):
-        # TRACE rows carry their constraints as numbered sentences: judgeable, not rule-checkable.
-        return [{"id": "trace:text", "kwargs": {}, "text": t.strip()} for t in cons.splitlines() if t.strip()]
-    ids = rec.get("instruction_id_list")
-    if isinstance(ids, list):
-        kws = rec.get("kwargs") or [{} for _ in ids]
-        if not isinstance(kws, list) or len(kws) != len(ids):
-            raise InputError(
-                "kwargs must be a list as long as instruction_id_list", path=path, line=line, field="kwargs"
-            )
-        return [
-            {"id": i, "kwargs": {k: v for k, v in (kw or {}).items() if v is not None}, "text": ""}
-            for i, kw in zip(ids, kws, strict=True)
-        ]
-    return []
-
-
-def _check_known(cons: list[dict[str, Any]], rec: dict[str, Any], path: str, line: int) -> None:
-    """Every rule constraint id known and its kwargs valid (a misspelled id fails, never skipped)."""
-    from followkit.constraints.verify import check_constraints
-
-    rule = [c for c in cons if c["id"] != "trace:text"]
-    if not rule:
-        return
-    dims = {i: c.get("dimension") for i, c in enumerate(rec.get("constraints") or []) if isinstance(c, dict)}
-    check_constraints(
-        {"constraints": [{**c, "dimension": dims.get(i)} for i, c in enumerate(rule)]}, path, line
-    )
+        check_constraints({"constraints": rule}, path, line)
+    cons = [{"id": c.id, "kwargs": c.kwargs, "text": c.text} for c in row.constraints]
+    return TeacherRecord(row.id, chat, row.response, cons, line)
 
 
 def load_teacher(name: str, path: str | Path, model: str | None = None) -> Teacher:
-    """A teacher's records; its model spec from the argument or the file's `model` field."""
+    """A teacher's records (any shape followkit.records adapts); its model from the argument or the file."""
     path = str(path)
     teacher = Teacher(name, path, model)
     models: set[str] = set()
-    seen: dict[str, int] = {}
-    for line, rec in iter_jsonl(path):
-        rid = rec.get("id", rec.get("key"))
-        if rid is None or isinstance(rid, bool) or not isinstance(rid, (str, int)):
-            raise InputError("missing (a string 'id', or an IFEval 'key')", path=path, line=line, field="id")
-        if str(rid) in seen:
-            raise InputError(
-                f"duplicate id '{rid}' (also on line {seen[str(rid)]})", path=path, line=line, field="id"
-            )
-        seen[str(rid)] = line
-        chat, response = _chat_of(rec, path, line)
-        cons = _constraints_of(rec, path, line)
-        _check_known(cons, rec, path, line)
-        teacher.records.append(TeacherRecord(str(rid), chat, response, cons, line))
-        if isinstance(rec.get("model"), str) and rec["model"]:
-            models.add(rec["model"])
-    if not teacher.records:
-        raise InputError(f"teacher '{name}' has no responses (empty file)", path=path)
+    for line, row in iter_records(path, TeacherRow, shape="auto"):
+        teacher.records.append(_record_of(row, path, line))
+        if row.model:
+            models.add(row.model)
     if teacher.model is None and len(models) == 1:
         teacher.model = models.pop()
     return teacher
