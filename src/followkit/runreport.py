@@ -112,6 +112,25 @@ def _sample_view(rec: dict[str, Any]) -> SampleView:
     )
 
 
+def read_samples(path: Path, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """samples.jsonl rows checked as followkit.records.EvalSample (older files: key/prompt through the
+    'prompt' adapter); a row that still does not fit is shown as it is, since a report never refuses a
+    finished run's samples."""
+    from followkit.errors import InputError
+    from followkit.records import EvalSample, parse_row
+
+    out = []
+    for line, rec in enumerate(raw, start=1):
+        try:
+            sample = parse_row(rec, EvalSample, path, line, shape="prompt")
+            out.append(
+                {**rec, "id": sample.id, "response": sample.response}
+            )  # the row's own view fields kept
+        except InputError:
+            out.append(rec)
+    return out
+
+
 def load_run(run_dir: str | Path) -> RunView:
     """Collect the evaluation, training and provenance files of a run folder."""
     rd = Path(run_dir)
@@ -128,7 +147,7 @@ def load_run(run_dir: str | Path) -> RunView:
         from followkit.evaluate.compare import outcomes
 
         raw = read_jsonl(samples_file)
-        samples = [_sample_view(r) for r in raw]
+        samples = [_sample_view(r) for r in read_samples(samples_file, raw)]
         name = str(folder.relative_to(rd)).removeprefix("eval/")
         view.evals.append(EvalView(name, folder, json.loads(res.read_text()), samples, outcomes(raw)))
     for log in sorted(rd.rglob("log.jsonl")):
