@@ -10,7 +10,17 @@ import typer
 
 app = typer.Typer(
     name="followkit",
-    help="Make language models follow complex, multi-constraint instructions, and measure it.",
+    help=(
+        "Make language models follow complex, multi-constraint instructions, and measure it.\n\n"
+        "Stages pass typed JSONL records (followkit.records): synth compose -> Instruction -> synth respond "
+        "-> Response -> synth pairs / refine -> PreferencePair (dpo), IOPOGroup (iopo), SFTRecord (sft) "
+        "-> train --method of the same name; eval writes EvalSample rows (samples.jsonl) for report and "
+        "compare; car reads each teacher's Response file as a TeacherSet.\n\n"
+        "Every reader checks each row before any model call and names file:line:field on error; "
+        "duplicate ids and empty files are refused. Rows in IFEval/IFBench, TRACE, AlpacaEval, bare "
+        "prompt/messages or TRL conversational shape come in through one adapter each. "
+        "`followkit run --dry-run` checks that each pipeline stage reads the record type its producer writes."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
