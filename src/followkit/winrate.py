@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from followkit.backends.base import Backend, SamplingParams
 from followkit.errors import InputError
@@ -70,8 +70,8 @@ class Row:
 class ResponseRow(BaseModel):
     """A response row as winrate reads it (through followkit.records' adapters): prompt, response, id?, model?."""
 
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
-    id: str | None = None
+    model_config = ConfigDict(extra="allow")
+    id: str | StrictInt | None = None
     prompt: str = Field(min_length=1)
     response: str
     model: str | None = None
@@ -80,7 +80,13 @@ class ResponseRow(BaseModel):
 def read_responses(path: str | Path) -> list[Row]:
     """Rows of a response file; InputError naming file, line and field for a bad or duplicate row."""
     return [
-        Row(row.id, row.prompt, row.response, row.model or Path(path).stem, line)
+        Row(
+            None if row.id is None else str(row.id),
+            row.prompt,
+            row.response,
+            row.model or Path(path).stem,
+            line,
+        )
         for line, row in iter_records(path, ResponseRow, shape="alpaca_eval")
     ]
 
