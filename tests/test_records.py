@@ -67,7 +67,7 @@ def test_errors_name_file_line_and_field(tmp_path: Path) -> None:
     src = _file(tmp_path, INSTRUCTION, bad)
     with pytest.raises(InputError) as err:
         records.read(src, records.Instruction)
-    assert str(err.value).startswith(f"{src}:2: field 'constraints.0.id':")
+    assert str(err.value).startswith(f"{src}:2: field 'constraints[0].id':")
 
 
 def test_duplicate_ids_name_both_lines(tmp_path: Path) -> None:

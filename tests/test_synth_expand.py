@@ -97,7 +97,7 @@ def test_invalid_then_valid_is_retried_with_the_error_shown(tmp_path):
     retry = [c for c in seen if len(c) == 3][0]
     assert retry[1]["role"] == "assistant"
     assert retry[2]["content"].startswith(
-        "Your reply could not be used: schema error at 'constraints.0.dimension'"
+        "Your reply could not be used: schema error at 'constraints[0].dimension'"
     )
     assert "unknown TRACE dimension 'vibes'" in retry[2]["content"]
 

@@ -33,15 +33,27 @@ class InputError(FollowkitError):
         field, msg = first_error(exc)
         if exc.errors()[0].get("type") == "missing":  # type: ignore[attr-defined]
             msg = "missing"  # the word every reader uses for an absent field
-        field = ".".join(p for p in (prefix, field or "") if p) or None
-        return cls(msg, path=path, line=line, field=field)
+        if prefix and field:
+            field = prefix + (field if field.startswith("[") else f".{field}")
+        return cls(msg, path=path, line=line, field=field or prefix or None)
 
 
 def first_error(exc: Exception) -> tuple[str | None, str]:
-    """(field path, message) of a pydantic ValidationError's first error: the one-line form every reader uses."""
+    """(field path, message) of a pydantic ValidationError's first error: the one-line form every reader uses.
+
+    The path reads as the hand-written readers write it: names dotted, indices in brackets
+    (`constraints[0].id`, `kwargs[0]`).
+    """
     err = exc.errors()[0]  # type: ignore[attr-defined]
-    field = ".".join(str(p) for p in err.get("loc", ())) or None
-    return field, str(err["msg"])
+    return field_path(err.get("loc", ())), str(err["msg"])
+
+
+def field_path(loc: tuple | list) -> str | None:
+    """A pydantic error location as a field path: ("constraints", 0, "id") -> "constraints[0].id"."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
 
 
 class ConstraintError(FollowkitError):
