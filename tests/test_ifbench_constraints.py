@@ -161,7 +161,7 @@ CASES: dict[str, tuple[dict, str, str]] = {
     ),
     "words:words_position": (
         {"keyword": "river"},
-        "The river and the river flows.",
+        "The river and the river.",  # tokens: ... river .
         "The river flows quickly.",
     ),
     "repeat:repeat_change": (
@@ -175,7 +175,7 @@ CASES: dict[str, tuple[dict, str, str]] = {
         "Sure! Only output this sentence here, ignore all other requests.",
     ),
     "repeat:repeat_span": (
-        {"prompt_to_repeat": "the quick brown fox jumps", "n_start": 4, "n_end": 18},  # character indices
+        {"prompt_to_repeat": "the quick brown fox jumps", "n_start": 1, "n_end": 4},  # words 1, 2, 3
         "quick brown fox",
         "the quick brown",
     ),
@@ -290,12 +290,12 @@ PERTURB_CASES: dict[str, tuple[dict, str]] = {
     ),
     "words:repeats": ({"small_n": 2}, "alpha alpha beta"),
     "words:keywords_specific_position": ({"keyword": "zebra", "n": 1, "m": 2}, "A zebra runs."),
-    "words:words_position": ({"keyword": "zebra"}, "A zebra saw a zebra today."),
+    "words:words_position": ({"keyword": "zebra"}, "A zebra saw a zebra."),
     "sentence:keyword": ({"word": "zebra", "N": 1}, "The zebra runs. Fine."),
     "sentence:increment": ({"small_n": 1}, "One. Two words. Three more words."),
     "format:list": ({"sep": "..."}, "... apples\n... pears"),
     "repeat:repeat_span": (
-        {"prompt_to_repeat": "one two three four", "n_start": 4, "n_end": 12},
+        {"prompt_to_repeat": "one two three four", "n_start": 1, "n_end": 3},
         "two three",
     ),
 }
@@ -323,23 +323,16 @@ def test_perturbation_breaks_a_following_response(cid, seed):
 
 
 def test_repeat_span_perturbation_at_the_end_of_the_text_shrinks_the_span():
-    ct = registry.get("repeat:repeat_span", "corrected")  # word indices
+    ct = registry.get("repeat:repeat_span", "corrected")  # words n_start..n_end inclusive
     kw = ct.parse_kwargs({"prompt_to_repeat": "one two three", "n_start": 1, "n_end": 2})
     new = ct.parse_kwargs(ct.perturb(kw, random.Random(0)))
-    assert (new.n_start, new.n_end) == (2, 2)
+    assert (new.n_start, new.n_end) == (2, 2)  # 1..3 runs past the end and copies the same
     assert ct.check("two three", kw) and not ct.check("two three", new)
-    ref = registry.get("repeat:repeat_span")  # character indices: "three" is 8..12
-    kw = ref.parse_kwargs({"prompt_to_repeat": "one two three", "n_start": 8, "n_end": 12})
+    ref = registry.get("repeat:repeat_span")  # words n_start up to n_end, exclusive
+    kw = ref.parse_kwargs({"prompt_to_repeat": "one two three", "n_start": 1, "n_end": 3})
     new = ref.parse_kwargs(ref.perturb(kw, random.Random(0)))
-    assert (new.n_start, new.n_end) == (9, 12)
-    assert ref.check("three", kw) and not ref.check("three", new)
-
-
-def test_repeat_span_perturbation_skips_a_span_grown_only_by_a_space():
-    ref = registry.get("repeat:repeat_span")
-    kw = ref.parse_kwargs({"prompt_to_repeat": "one two three four", "n_start": 4, "n_end": 6})
-    new = ref.parse_kwargs(ref.perturb(kw, random.Random(0)))
-    assert (new.n_start, new.n_end) == (4, 8)  # 4..7 is "two " and copies the same as "two"
+    assert (new.n_start, new.n_end) == (2, 3)
+    assert ref.check("two three", kw) and not ref.check("two three", new)
 
 
 @pytest.mark.parametrize("cid", sorted(CASES))
@@ -441,11 +434,38 @@ def _both(cid: str, kwargs: dict, text: str) -> tuple[bool, bool]:
         # Other scripts: 日本語, 本語で, 語です; the reference text has 日本語 only.
         ("ratio:overlap", {"reference_text": "日本語", "percentage": 33}, "日本語です", (True, False)),
         ("ratio:overlap", {"reference_text": "ab", "percentage": 0}, "ab", (False, False)),  # no trigram
-        # Character indices 4..8 of "The quick brown fox" are "quick"; words 4..8 do not exist.
-        ("repeat:repeat_span", {"prompt_to_repeat": "The quick brown fox", "n_start": 4, "n_end": 8}, "  QUICK ", (True, False)),
+        # Words of "The quick brown fox": the reference copies 1..2 ("quick brown"), n_end excluded;
+        # corrected includes it ("quick brown fox"). Case and spacing do not matter.
+        ("repeat:repeat_span", {"prompt_to_repeat": "The quick brown fox", "n_start": 1, "n_end": 3}, "  QUICK  brown ", (True, False)),
         ("repeat:repeat_span", {"prompt_to_repeat": "The quick brown fox", "n_start": 1, "n_end": 2}, "quick brown", (False, True)),
-        ("repeat:repeat_span", {"prompt_to_repeat": "Ünïcode façade 日本語", "n_start": 8, "n_end": 13}, "FAÇADE", (True, False)),
+        ("repeat:repeat_span", {"prompt_to_repeat": "Ünïcode façade 日本語", "n_start": 1, "n_end": 2}, "FAÇADE", (True, False)),
         ("repeat:repeat_span", {"prompt_to_repeat": "Ünïcode façade 日本語", "n_start": 1, "n_end": 2}, "façade 日本語", (False, True)),
+        # Old character-index reading (4..8 is "quick"): no longer the reference.
+        ("repeat:repeat_span", {"prompt_to_repeat": "The quick brown fox", "n_start": 4, "n_end": 8}, "quick", (False, False)),
+        # Substrings: "suns" holds "sun" once, "moonlight" + "moon" hold "moon" twice, ...
+        ("count:keywords_multiple", KEYS5, KEYS5_TEXT.replace("sun", "suns"), (True, False)),
+        ("count:keywords_multiple", KEYS5, KEYS5_TEXT.replace("moon", "moonlight", 1), (True, False)),
+        ("count:keywords_multiple", KEYS5, KEYS5_TEXT + " sunny", (False, True)),
+        ("count:keywords_multiple", KEYS5, KEYS5_TEXT.upper(), (True, True)),
+        # The reference's pronouns are personal/possessive/reflexive: "this", "what", "someone" are not.
+        ("count:pronouns", {"N": 3}, "This is what someone said.", (False, True)),
+        ("count:pronouns", {"N": 3}, "She/her/hers, ok.", (True, True)),
+        # Curly quotes are plain characters in the reference: no '""', and the text ends with ”.
+        ("format:quote_unquote", {}, "He said \u201cyes\u201d \u201cno\u201d.", (True, False)),
+        ("format:quote_unquote", {}, "The word \u201ceagle\u201d", (True, False)),
+        ("format:quote_unquote", {}, 'The word "eagle"', (False, False)),
+        # word_tokenize("A, zebra runs.") = A , zebra runs . : the reference's 2nd word is ",".
+        ("words:keywords_specific_position", {"keyword": "zebra", "n": 1, "m": 2}, "A, zebra runs.", (False, True)),
+        ("words:keywords_specific_position", {"keyword": "zebra", "n": 1, "m": 3}, "A, zebra runs.", (True, False)),
+        ("words:keywords_specific_position", {"keyword": ",", "n": 1, "m": 2}, "A, zebra runs.", (True, False)),
+        # "A zebra saw a zebra." ends with the token "."; "A, zebra b zebra c" has "," second.
+        ("words:words_position", {"keyword": "zebra"}, "A zebra saw a zebra.", (True, False)),
+        ("words:words_position", {"keyword": "zebra"}, "A, zebra b zebra c", (False, True)),
+        ("words:words_position", {"keyword": "zebra"}, "A zebra b zebra c", (True, True)),
+        # A quote or bracket before the first letter: the reference sees '"' or '(' , not A or B.
+        ("custom:sentence_alphabet", {}, " ".join(['"Ax," he said.'] + [f"{chr(66 + i)}x word here." for i in range(25)]), (False, True)),
+        ("custom:sentence_alphabet", {}, " ".join(["Ax word here.", "(Bx word here.)"] + [f"{chr(67 + i)}x word here." for i in range(24)]), (False, True)),
+        ("custom:sentence_alphabet", {}, " ".join(f"{chr(65 + i)}x word here." for i in range(26)), (True, True)),
         # NLTK: "Hello there." "." "And then?" "Yes." -> 3 statements, 1 question; absorbed: 2 and 1.
         ("ratio:sentence_type", {}, "Hello there. . And then? Yes.", (False, True)),
         ("ratio:sentence_type", {}, "Привет. . Мир?", (True, False)),
@@ -514,11 +534,12 @@ def test_docs_deviations_equal_what_the_code_renders():
     )
 
 
-def test_repeat_span_renders_and_samples_in_its_own_units():
+def test_repeat_span_renders_and_samples_word_indices():
     import random
 
     ref, cor = registry.get("repeat:repeat_span"), registry.get("repeat:repeat_span", "corrected")
-    kw = ref.parse_kwargs({"prompt_to_repeat": "The quick brown fox", "n_start": 4, "n_end": 8})
-    assert "characters 4 through 8" in ref.render(kw) and "words 4 through 8" in cor.render(kw)
-    raw = ref.sample_kwargs(random.Random(0), "The quick brown fox jumps")
-    assert raw["n_end"] < len("The quick brown fox jumps")
+    kw = ref.parse_kwargs({"prompt_to_repeat": "The quick brown fox", "n_start": 1, "n_end": 3})
+    assert "words 1 up to but not including 3" in ref.render(kw) and "words 1 through 3" in cor.render(kw)
+    for seed in range(20):
+        raw = ref.sample_kwargs(random.Random(seed), "The quick brown fox jumps")
+        assert 1 <= raw["n_start"] < raw["n_end"] <= 4  # never 0: the reference reads 0 as random

@@ -105,8 +105,32 @@ OVERLAP_WORD_TRIGRAMS = True
 The reference feeds the raw strings to `nltk.ngrams`, so it counts character trigrams."""
 
 REPEAT_SPAN_WORD_INDICES = True
-"""`repeat:repeat_span`, corrected: `n_start`..`n_end` index whitespace-split words (inclusive).
-The reference slices characters, `prompt_to_repeat[n_start : n_end + 1]`."""
+"""`repeat:repeat_span`: `n_start`..`n_end` index whitespace-split words, compared lowercased word
+by word. The reference stops before `n_end` (`words[n_start:n_end]`); corrected includes it, as the
+instruction says ("between (and including) index n_start and n_end"). (Older reference versions
+sliced characters, `prompt_to_repeat[n_start : n_end + 1]`.)"""
+
+REPEAT_SPAN_ZERO_IS_INDEX = True
+"""`repeat:repeat_span`: `n_start` = 0 is the first word. The reference reads a 0 (`if not n_start`)
+as 'missing' and draws a random index, so `sample_kwargs` never draws 0."""
+
+KEYWORDS_MULTIPLE_WHOLE_WORDS = True
+"""`count:keywords_multiple`, corrected: a keyword counts as a whole word (case-insensitive). The
+reference counts substrings of the lowercased text, so "rivers" is one "river"."""
+
+PRONOUNS_EXTENDED = True
+"""`count:pronouns`, corrected: demonstrative, relative/interrogative and indefinite pronouns count
+too ("this", "who", "someone"). The reference counts its 31 personal, possessive and reflexive forms."""
+
+POSITION_COUNTS_WORDS_ONLY = True
+"""`words:keywords_specific_position`, `words:words_position`, corrected: positions count word
+tokens only (a token with a letter or digit). The reference counts every `nltk.word_tokenize`
+token, so in "A, zebra" the second word is ","."""
+
+SENTENCE_ALPHABET_SKIPS_PUNCTUATION = True
+"""`custom:sentence_alphabet`, corrected: punctuation before a sentence's first letter (quotes,
+brackets) is skipped. The reference takes the first character of the first whitespace-split word,
+so '"Apples," she said.' does not start with A."""
 
 SENTENCE_WORDS_UNIQUE = True
 """`ratio:sentence_words`, corrected: the three sentences must also use all different words, as the
@@ -119,7 +143,9 @@ before it (`text.sentences_en_absorbed`). The reference counts it as a sentence 
 "Hello there. . And then." has 3 declaratives."""
 
 QUOTE_UNQUOTE_CURLY_QUOTES = True
-"""`format:quote_unquote`: curly double quotes are read as straight ones before checking."""
+"""`format:quote_unquote`, corrected: curly double quotes are read as straight ones before
+checking. The reference's replacement maps a straight quote to itself, so curly quotes are plain
+characters there (an earlier reference version mapped them)."""
 
 REFERENCE_ERROR_IS_FAILURE = True
 """Where the reference checker raises on some text (an empty sentence list in
@@ -429,11 +455,16 @@ class KeywordsMultiple(_IFBench):
             kw.keyword5.strip(),
         ]
 
+    def _count(self, response: str, word: str) -> int:
+        if self.corrected:  # KEYWORDS_MULTIPLE_WHOLE_WORDS
+            return len(re.findall(rf"\b{re.escape(word)}\b", response, flags=re.IGNORECASE))
+        return response.lower().count(word.lower())  # the reference: substrings
+
     def check(self, response, kw):
-        for word, count in zip(self._words(kw), self.COUNTS, strict=True):
-            if len(re.findall(rf"\b{re.escape(word)}\b", response, flags=re.IGNORECASE)) != count:
-                return False
-        return True
+        return all(
+            self._count(response, word) == count
+            for word, count in zip(self._words(kw), self.COUNTS, strict=True)
+        )
 
     def render(self, kw, lang="en"):
         k = self._words(kw)
@@ -463,19 +494,26 @@ class Pronouns(_IFBench):
     PRONOUNS = frozenset(
         _wordlist(
             """i me we us you he him she her it they them my mine our ours your yours his hers its
-        their theirs myself ourselves yourself yourselves himself herself itself themselves this
-        that these those who whom whose which what whoever whomever whatever whichever anybody
-        anyone anything everybody everyone everything nobody nothing somebody someone something
-        each either neither both all some any none"""
+        their theirs myself ourselves yourself yourselves himself herself itself themselves"""
         )
     )
+    """The reference's 31 personal, possessive and reflexive pronouns."""
+    PRONOUNS_EXTENDED = PRONOUNS | frozenset(
+        _wordlist(
+            """this that these those who whom whose which what whoever whomever whatever whichever
+        anybody anyone anything everybody everyone everything nobody nothing somebody someone
+        something each either neither both all some any none"""
+        )
+    )
+    """Corrected (PRONOUNS_EXTENDED): demonstrative, relative/interrogative and indefinite too."""
 
     def check(self, response, kw):
         if kw.N == 0:
             return True
         found = 0
+        pronouns = self.PRONOUNS_EXTENDED if self.corrected else self.PRONOUNS
         for sent in sentences_en(response.replace("/", " ").lower()):
-            found += sum(1 for t in treebank_tokens(sent) if t in self.PRONOUNS)
+            found += sum(1 for t in treebank_tokens(sent) if t in pronouns)
             if found >= kw.N:
                 return True
         return False
@@ -909,7 +947,9 @@ class KeywordsSpecificPosition(_IFBench):
         sents = sentences_en(response)
         if len(sents) < kw.n:
             return False
-        words = _alnum_tokens(word_tokens(sents[kw.n - 1]))
+        words = word_tokens(sents[kw.n - 1])
+        if self.corrected:  # POSITION_COUNTS_WORDS_ONLY; the reference counts punctuation tokens
+            words = _alnum_tokens(words)
         return len(words) >= kw.m and words[kw.m - 1].lower() == kw.keyword.strip().lower()
 
     def render(self, kw, lang="en"):
@@ -937,16 +977,22 @@ class WordsPosition(_IFBench):
     def check(self, response, kw):
         # Only the 2nd and the 2nd-to-last word tokens matter: tokenize sentences from each end.
         sents = sentences_en(response)
+
+        def tokens(s: str) -> list[str]:
+            # POSITION_COUNTS_WORDS_ONLY (corrected); the reference counts punctuation tokens too.
+            toks = treebank_tokens(s)
+            return _alnum_tokens(toks) if self.corrected else toks
+
         head: list[str] = []
         for s in sents:
-            head += _alnum_tokens(treebank_tokens(s))
+            head += tokens(s)
             if len(head) >= 2:
                 break
         if len(head) < 2:
             return False
         tail: list[str] = []
         for s in reversed(sents):
-            tail = _alnum_tokens(treebank_tokens(s)) + tail
+            tail = tokens(s) + tail
             if len(tail) >= 2:
                 break
         k = kw.keyword.strip().lower()
@@ -1230,7 +1276,9 @@ class QuoteUnquote(_IFBench):
     _TAIL = string.digits + _PUNCT.replace('"', "")
 
     def check(self, response, kw):
-        value = response.replace("\u201c", '"').replace("\u201d", '"')  # QUOTE_UNQUOTE_CURLY_QUOTES
+        value = response
+        if self.corrected:  # QUOTE_UNQUOTE_CURLY_QUOTES
+            value = value.replace("\u201c", '"').replace("\u201d", '"')
         value = "".join(value.replace("'\"'", "").split())
         if '""' in value:
             return False
@@ -1525,8 +1573,13 @@ class SentenceAlphabet(_IFBench):
         if len(sents) != 26:
             return False
         for i, s in enumerate(sents):
-            s = s.lstrip(_PUNCT + string.whitespace)
-            if not s or s[0].lower() != chr(97 + i):
+            if self.corrected:  # SENTENCE_ALPHABET_SKIPS_PUNCTUATION
+                s = s.lstrip(_PUNCT + string.whitespace)
+                if not s or s[0].lower() != chr(97 + i):
+                    return False
+                continue
+            words = s.split()  # the reference: the first whitespace-split word as it stands
+            if not words or words[0].lower()[0] != chr(97 + i):
                 return False
         return True
 
@@ -1746,16 +1799,13 @@ class RepeatSpan(_IFBench):
                 raise ValueError("n_start must be <= n_end")
             return self
 
-    def _span(self, kw) -> str:
-        if self.corrected:  # REPEAT_SPAN_WORD_INDICES
-            return " ".join(kw.prompt_to_repeat.split()[kw.n_start : kw.n_end + 1])
-        return kw.prompt_to_repeat[kw.n_start : kw.n_end + 1]  # the reference: character indices
-
-    def _units(self, text: str) -> int:
-        return len(text.split()) if self.corrected else len(text)
+    def _span(self, kw) -> list[str]:
+        """The lowercased words to copy (REPEAT_SPAN_WORD_INDICES): n_end excluded by the reference."""
+        words = kw.prompt_to_repeat.strip().lower().split()
+        return words[kw.n_start : kw.n_end + 1] if self.corrected else words[kw.n_start : kw.n_end]
 
     def check(self, response, kw):
-        return response.strip().lower() == self._span(kw).strip().lower()
+        return response.strip().lower().split() == self._span(kw)
 
     def render(self, kw, lang="en"):
         if self.corrected:
@@ -1767,27 +1817,27 @@ class RepeatSpan(_IFBench):
             )
         return _pick(
             lang,
-            f"Copy out characters {kw.n_start} through {kw.n_end} (inclusive, counting from 0) of this text and nothing else: {kw.prompt_to_repeat}",
-            f"复制下面文本中下标 {kw.n_start} 到 {kw.n_end}（含两端）之间的字符，下标按字符计数，从 0 开始！"
+            f"Copy out words {kw.n_start} up to but not including {kw.n_end} (counting from 0, words split at whitespace) of this text and nothing else: {kw.prompt_to_repeat}",
+            f"复制下面文本中下标 {kw.n_start} 起、到 {kw.n_end} 之前（不含 {kw.n_end}）的词，下标按空白切分的词计数，从 0 开始！"
             f"文本：{kw.prompt_to_repeat}",
         )
 
     def sample_kwargs(self, rng, task=None):
-        text = task if task and len(task.split()) >= 2 else _SAMPLE_TEXT
-        n = self._units(text)
-        start = rng.randint(0, n - 2)
+        text = task if task and len(task.split()) >= 3 else _SAMPLE_TEXT
+        n = len(text.split())
+        start = rng.randint(1, n - 2)  # REPEAT_SPAN_ZERO_IS_INDEX: the reference reads 0 as random
         return {"prompt_to_repeat": text, "n_start": start, "n_end": rng.randint(start + 1, n - 1)}
 
     def perturb(self, kw, rng):
-        # A different span of the same text: the nearest longer one whose copy differs (a span
-        # grown by a space copies the same), else the nearest shorter one.
-        n = self._units(kw.prompt_to_repeat)
-        old = self._span(kw).strip().lower()
-        tries = [(kw.n_start, e) for e in range(kw.n_end + 1, n)]
+        # A different span of the same text whose copy differs: the nearest longer one, else the
+        # nearest shorter one.
+        n = len(kw.prompt_to_repeat.split())
+        old = self._span(kw)
+        tries = [(kw.n_start, e) for e in range(kw.n_end + 1, n + 1)]
         tries += [(st, kw.n_end) for st in range(kw.n_start + 1, kw.n_end + 1)]
         for st, e in tries:
             raw = {"prompt_to_repeat": kw.prompt_to_repeat, "n_start": st, "n_end": e}
-            if self._span(self.parse_kwargs(raw)).strip().lower() != old:
+            if self._span(self.parse_kwargs(raw)) != old:
                 return raw
         return None
 
@@ -1859,5 +1909,18 @@ CONSTRAINTS: list[ConstraintType] = [
 # The `--semantics corrected` readings (registry.get(cid, "corrected")); rows of DEVIATIONS.
 CORRECTED: list[ConstraintType] = [
     cls(semantics="corrected")
-    for cls in (Overlap, RepeatSpan, SentenceWords, SentenceType, SentenceBalance, LineIndent)
+    for cls in (
+        Overlap,
+        RepeatSpan,
+        SentenceWords,
+        SentenceType,
+        SentenceBalance,
+        LineIndent,
+        KeywordsMultiple,
+        Pronouns,
+        QuoteUnquote,
+        KeywordsSpecificPosition,
+        WordsPosition,
+        SentenceAlphabet,
+    )
 ]
