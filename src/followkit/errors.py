@@ -9,6 +9,18 @@ class FollowkitError(Exception):
     exit_code = 2
 
 
+_EXPECTED = {
+    "string_type": "str",
+    "int_type": "int",
+    "float_type": "float",
+    "bool_type": "bool",
+    "list_type": "list",
+    "dict_type": "an object",
+    "model_type": "an object",
+}
+"""pydantic error type -> the type a reader names in "expected X, got Y"."""
+
+
 class InputError(FollowkitError):
     """Bad input data: names the file, the line and the field."""
 
@@ -31,8 +43,14 @@ class InputError(FollowkitError):
         `prefix` is put before the field path (e.g. "constraints[2].kwargs").
         """
         field, msg = first_error(exc)
-        if exc.errors()[0].get("type") == "missing":  # type: ignore[attr-defined]
+        err = exc.errors()[0]  # type: ignore[attr-defined]
+        kind = err.get("type")
+        if kind == "missing":
             msg = "missing"  # the word every reader uses for an absent field
+        elif kind in _EXPECTED:  # the wording of io.require: "expected str, got int"
+            msg = f"expected {_EXPECTED[kind]}, got {type(err.get('input')).__name__}"
+        elif kind == "value_error":
+            msg = msg.removeprefix("Value error, ")
         if prefix and field:
             field = prefix + (field if field.startswith("[") else f".{field}")
         return cls(msg, path=path, line=line, field=field or prefix or None)

@@ -5,6 +5,7 @@ writes it and the stages that read it:
 
     Instruction     synth compose / expand  -> synth respond, eval followkit-bench, train grpo
     Response        synth respond            -> synth pairs / refine, verify, car (as a TeacherSet)
+    ConstrainedResponse  a response to check -> verify (followkit rows, or IFEval's via the adapter)
     VerdictRow      verify                   -> (users; IFEval's output format)
     PreferencePair  synth pairs --format dpo -> train --method dpo
     IOPOGroup       synth pairs --format iopo-> train --method iopo
@@ -21,10 +22,11 @@ shape (IFEval, IFBench, TRACE, a bare prompt or messages, TRL conversational) co
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from followkit.errors import InputError
 from followkit.schema import (
@@ -41,11 +43,13 @@ from followkit.schema import (
 __all__ = [
     "ADAPTERS",
     "RECORD_TYPES",
+    "ConstrainedResponse",
     "Constraint",
     "EvalSample",
     "IOPOGroup",
     "Instruction",
     "PreferencePair",
+    "PromptResponse",
     "Response",
     "ResponseWithVerdicts",
     "SFTRecord",
@@ -64,16 +68,22 @@ __all__ = [
 R = TypeVar("R", bound=BaseModel)
 
 
-class Verdict(BaseModel):
+@dataclass
+class Verdict:
     """One constraint's verdict: by rule (strict and loose) or by the judge (score 0-10)."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = ConfigDict(extra="forbid")  # checked as strictly inside a record
     id: str
     source: str  # "rule" | "judge"
     strict: bool | None
     loose: bool | None
     score: int | None = None
     error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as a JSON row: score and error only when set."""
+        d = asdict(self)
+        return {k: v for k, v in d.items() if v is not None or k in ("strict", "loose")}
 
 
 class ResponseWithVerdicts(Response):
@@ -86,6 +96,36 @@ class ResponseWithVerdicts(Response):
     verdicts: list[Verdict]
     follow_all_strict: bool | None = None
     follow_all_loose: bool | None = None
+
+
+class ConstrainedResponse(BaseModel):
+    """One row `verify` reads: a response, its prompt and its constraints.
+
+    followkit rows carry an `id`; IFEval / IFBench rows come through the ifeval adapter and keep
+    their `key` as written (str or int), which verify's output rows repeat.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    key: str | int | None = None
+    id: str | int | None = None
+    prompt: str
+    response: str
+    constraints: list[Constraint]
+
+    @field_validator("key", "id", mode="before")
+    @classmethod
+    def _str_or_int(cls, value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            raise ValueError(f"expected str or int, got {type(value).__name__}")
+        return value
+
+
+class PromptResponse(BaseModel):
+    """A bare response row: the prompt and the response to it (`verify --prompts` joins these by prompt)."""
+
+    model_config = ConfigDict(extra="allow")
+    prompt: str
+    response: str
 
 
 class EvalSample(BaseModel):
@@ -124,6 +164,7 @@ class TeacherSet(BaseModel):
 RECORD_TYPES: dict[str, type[BaseModel]] = {
     "Instruction": Instruction,
     "Response": ResponseWithVerdicts,
+    "ConstrainedResponse": ConstrainedResponse,
     "VerdictRow": VerdictRow,
     "PreferencePair": PreferencePair,
     "IOPOGroup": IOPOGroup,
@@ -141,18 +182,38 @@ def _user(content: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": content}]
 
 
-def _from_ifeval(rec: dict[str, Any]) -> dict[str, Any]:
-    """IFEval / IFBench rows: key, prompt, instruction_id_list, kwargs (+ response)."""
-    ids = rec.get("instruction_id_list") or []
-    kws = rec.get("kwargs") or [{} for _ in ids]
-    if not isinstance(kws, list) or len(kws) != len(ids):
-        raise ValueError("kwargs: must be a list as long as instruction_id_list")
-    out = {k: v for k, v in rec.items() if k not in ("key", "instruction_id_list", "kwargs")}
-    out["id"] = str(rec.get("key", rec.get("id")))
-    out["constraints"] = [
-        {"id": cid, "kwargs": {k: v for k, v in (kw or {}).items() if v is not None}}
+def _ifeval_pairs(rec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """An IFEval row's (id, kwargs) pairs; ValueError("field: why") naming the field at fault."""
+    if "instruction_id_list" not in rec:
+        raise ValueError("instruction_id_list: missing")
+    ids, kws = rec["instruction_id_list"], rec.get("kwargs")
+    if not isinstance(ids, list):
+        raise ValueError(f"instruction_id_list: expected list, got {type(ids).__name__}")
+    for i, cid in enumerate(ids):
+        if not isinstance(cid, str):
+            raise ValueError(f"instruction_id_list[{i}]: expected a string, got {type(cid).__name__}")
+    if kws is None:
+        kws = [None] * len(ids)
+    if not isinstance(kws, list):
+        raise ValueError(f"kwargs: expected a list, got {type(kws).__name__}")
+    if len(kws) != len(ids):
+        raise ValueError(f"kwargs: has {len(kws)} entries for {len(ids)} instruction ids")
+    for i, kw in enumerate(kws):
+        if kw is not None and not isinstance(kw, dict):
+            raise ValueError(f"kwargs[{i}]: expected an object, got {type(kw).__name__}")
+    # The HF copy of IFEval fills every kwarg name of every id with null: a null is an absent kwarg.
+    return [
+        (cid, {k: v for k, v in (kw or {}).items() if v is not None})
         for cid, kw in zip(ids, kws, strict=True)
     ]
+
+
+def _from_ifeval(rec: dict[str, Any]) -> dict[str, Any]:
+    """IFEval / IFBench rows: key, prompt, instruction_id_list, kwargs (+ response); the key is kept."""
+    out = {k: v for k, v in rec.items() if k not in ("instruction_id_list", "kwargs")}
+    if "key" in rec or "id" in rec:
+        out["id"] = str(rec.get("key", rec.get("id")))
+    out["constraints"] = [{"id": cid, "kwargs": kw} for cid, kw in _ifeval_pairs(rec)]
     out.setdefault("messages", _user(rec.get("prompt", "")))
     out.setdefault("task", rec.get("prompt", ""))
     return out

@@ -28,12 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from followkit import records
 from followkit.constraints import registry
 from followkit.constraints.base import ConstraintType
 from followkit.errors import ConstraintError, InputError
 from followkit.io import iter_jsonl, require
+from followkit.records import ConstrainedResponse, Constraint, PromptResponse
 
 Mode = Literal["strict", "loose"]
 MODES: tuple[Mode, ...] = ("strict", "loose")
@@ -145,72 +147,30 @@ def _parse_kwargs(ct: ConstraintType, kwargs: dict | None) -> BaseModel:
     return _parse_canonical(ct.id, key)
 
 
-def _kwargs_list(rec: dict, n: int, path: str, line: int) -> list[dict | None]:
-    kwargs = rec.get("kwargs")
-    if kwargs is None:
-        return [None] * n
-    if not isinstance(kwargs, list):
-        raise InputError(f"expected a list, got {type(kwargs).__name__}", path, line, "kwargs")
-    if len(kwargs) != n:
-        raise InputError(f"has {len(kwargs)} entries for {n} instruction ids", path, line, "kwargs")
-    for i, kw in enumerate(kwargs):
-        if kw is not None and not isinstance(kw, dict):
-            raise InputError(f"expected an object, got {type(kw).__name__}", path, line, f"kwargs[{i}]")
-    return kwargs
-
-
-def _parse_ifeval_checks(
-    rec: dict, path: str, line: int, semantics: str = "reference"
-) -> tuple[list[str], list[Check]]:
-    ids = require(rec, "instruction_id_list", list, path, line)
-    for i, cid in enumerate(ids):
-        if not isinstance(cid, str):
-            raise InputError(
-                f"expected a string, got {type(cid).__name__}", path, line, f"instruction_id_list[{i}]"
-            )
-    kwargs = _kwargs_list(rec, len(ids), path, line)
-    checks = []
-    for i, (cid, kw) in enumerate(zip(ids, kwargs, strict=True)):
-        try:
-            ct = registry.get(cid, semantics)
-        except ConstraintError as exc:
-            raise ConstraintError(f"{path}:{line}: field 'instruction_id_list[{i}]': {exc}") from None
-        try:
-            checks.append((ct, _parse_kwargs(ct, kw)))
-        except ConstraintError as exc:
-            raise ConstraintError(f"{path}:{line}: field 'kwargs[{i}]': {exc}") from None
-    return ids, checks
-
-
-def _parse_followkit_checks(
-    rec: dict, path: str, line: int, semantics: str = "reference"
+def _row_checks(
+    constraints: Sequence[Constraint], path: str, line: int, semantics: str, ifeval: bool
 ) -> tuple[list[str], list[Check], list[str]]:
-    cons = require(rec, "constraints", list, path, line)
+    """(ids, checks, judged ids) of a row's constraints; errors name the field as the row spells it."""
     ids, checks, judged = [], [], []
     reg = registry.registry()
-    for i, c in enumerate(cons):
-        where = f"constraints[{i}]"
-        if not isinstance(c, dict):
-            raise InputError(f"expected an object, got {type(c).__name__}", path, line, where)
-        cid = c.get("id")
-        if not isinstance(cid, str):
-            why = "missing" if cid is None else f"expected str, got {type(cid).__name__}"
-            raise InputError(why, path, line, f"{where}.id")
-        kw = c.get("kwargs") or {}
-        if not isinstance(kw, dict):
-            raise InputError(f"expected an object, got {type(kw).__name__}", path, line, f"{where}.kwargs")
-        if cid not in reg and c.get("dimension"):
-            judged.append(cid)  # a judged constraint (DESIGN 3): no rule decides it
+    for i, c in enumerate(constraints):
+        id_field, kw_field = (
+            (f"instruction_id_list[{i}]", f"kwargs[{i}]")
+            if ifeval
+            else (f"constraints[{i}].id", f"constraints[{i}].kwargs")
+        )
+        if not ifeval and c.id not in reg and c.dimension:
+            judged.append(c.id)  # a judged constraint (DESIGN 3): no rule decides it
             continue
         try:
-            ct = registry.get(cid, semantics)
+            ct = registry.get(c.id, semantics)
         except ConstraintError as exc:
-            raise ConstraintError(f"{path}:{line}: field '{where}.id': {exc}") from None
+            raise ConstraintError(f"{path}:{line}: field '{id_field}': {exc}") from None
         try:
-            checks.append((ct, _parse_kwargs(ct, kw)))
+            checks.append((ct, _parse_kwargs(ct, c.kwargs)))
         except ConstraintError as exc:
-            raise ConstraintError(f"{path}:{line}: field '{where}.kwargs': {exc}") from None
-        ids.append(cid)
+            raise ConstraintError(f"{path}:{line}: field '{kw_field}': {exc}") from None
+        ids.append(c.id)
     return ids, checks, judged
 
 
@@ -220,14 +180,36 @@ def check_constraints(rec: dict, path: str | Path, line: int, semantics: str = "
     Raises a one-line error naming file, line and field (`constraints[i].id` or `.kwargs`), so a
     stage can check every row before its first model call.
     """
-    return _parse_followkit_checks(rec, str(path), line, semantics)[2]
+    try:
+        cons = _CONSTRAINTS.validate_python(require(rec, "constraints", list, path, line))
+    except ValidationError as exc:
+        raise InputError.from_validation(exc, path=str(path), line=line, prefix="constraints") from None
+    return _row_checks(cons, str(path), line, semantics, ifeval=False)[2]
 
 
-def _ident(rec: dict, name: str, path: str, line: int) -> Any:
-    value = require(rec, name, (str, int), path, line)
-    if isinstance(value, bool):
-        raise InputError("expected str or int, got bool", path, line, name)
-    return value
+_CONSTRAINTS = TypeAdapter(list[Constraint])
+
+
+def _item(raw: dict, path: str, line: int, semantics: str) -> Item:
+    """One row of a response file as an Item: a followkit row, or an IFEval row through its adapter."""
+    if "constraints" in raw:
+        shape, ident_field = "followkit", "id"
+    elif "instruction_id_list" in raw:
+        shape, ident_field = "ifeval", "key"
+    else:
+        raise InputError(
+            "missing; a row needs 'instruction_id_list' (IFEval) or 'constraints' (followkit), "
+            "or pass --prompts FILE to join responses to IFEval prompts",
+            path,
+            line,
+            "instruction_id_list",
+        )
+    row = records.parse_row(raw, ConstrainedResponse, path, line, shape=shape)
+    ident = getattr(row, ident_field)
+    if ident is None:
+        raise InputError("missing", path, line, ident_field)
+    ids, checks, judged = _row_checks(row.constraints, path, line, semantics, ifeval=shape == "ifeval")
+    return Item(ident_field, ident, row.prompt, row.response, ids, checks, f"{path}:{line}", judged)
 
 
 def load_items(
@@ -246,28 +228,7 @@ def load_items(
         if not items:
             raise InputError(f"no prompt of {prompts} has a response in this file", path=path)
         return items
-    items = []
-    for line, rec in iter_jsonl(path):
-        if "constraints" in rec:
-            ident = _ident(rec, "id", path, line)
-            ids, checks, judged = _parse_followkit_checks(rec, path, line, semantics)
-            prompt = require(rec, "prompt", str, path, line)
-            response = require(rec, "response", str, path, line)
-            items.append(Item("id", ident, prompt, response, ids, checks, f"{path}:{line}", judged))
-        elif "instruction_id_list" in rec:
-            ident = _ident(rec, "key", path, line)
-            ids, checks = _parse_ifeval_checks(rec, path, line, semantics)
-            prompt = require(rec, "prompt", str, path, line)
-            response = require(rec, "response", str, path, line)
-            items.append(Item("key", ident, prompt, response, ids, checks, f"{path}:{line}"))
-        else:
-            raise InputError(
-                "missing; a row needs 'instruction_id_list' (IFEval) or 'constraints' (followkit), "
-                "or pass --prompts FILE to join responses to IFEval prompts",
-                path,
-                line,
-                "instruction_id_list",
-            )
+    items = [_item(raw, path, line, semantics) for line, raw in iter_jsonl(path)]
     if not items:
         raise InputError("no rows to verify (empty file)", path=path)
     return items
@@ -284,19 +245,22 @@ def _load_joined(
     # The reference maps prompt text -> response (a later duplicate wins) and walks the prompts
     # file in order; a prompt without a response is counted as missing, not a KeyError.
     responses: dict[str, str] = {}
-    for line, rec in iter_jsonl(path):
-        p = require(rec, "prompt", str, path, line)
-        responses[p] = require(rec, "response", str, path, line)
+    for line, raw in iter_jsonl(path):
+        row = records.parse_row(raw, PromptResponse, path, line)
+        responses[row.prompt] = row.response
     items = []
-    for line, rec in iter_jsonl(prompts):
-        ident = _ident(rec, "key", prompts, line)
-        prompt = require(rec, "prompt", str, prompts, line)
-        ids, checks = _parse_ifeval_checks(rec, prompts, line, semantics)
-        if prompt not in responses:
+    for line, raw in iter_jsonl(prompts):
+        row = records.parse_row({**raw, "response": ""}, ConstrainedResponse, prompts, line, shape="ifeval")
+        if row.key is None:
+            raise InputError("missing", prompts, line, "key")
+        ids, checks, _ = _row_checks(row.constraints, prompts, line, semantics, ifeval=True)
+        if row.prompt not in responses:
             if missing is not None:
-                missing.append(ident)
+                missing.append(row.key)
             continue
-        items.append(Item("key", ident, prompt, responses[prompt], ids, checks, f"{prompts}:{line}"))
+        items.append(
+            Item("key", row.key, row.prompt, responses[row.prompt], ids, checks, f"{prompts}:{line}")
+        )
     return items
 
 

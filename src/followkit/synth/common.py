@@ -6,7 +6,7 @@ import json
 import re
 import string
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from followkit.errors import InputError, first_error
 from followkit.io import iter_jsonl
+from followkit.records import Verdict
 from followkit.schema import Constraint, Instruction
 
 # --------------------------------------------------------------------------- prompt templates
@@ -88,22 +89,6 @@ def validation_reason(exc: ValidationError) -> str:
 
 
 # --------------------------------------------------------------------------- verdicts
-
-
-@dataclass
-class Verdict:
-    """One constraint's verdict: by rule (strict and loose) or by the judge (score 0-10)."""
-
-    id: str
-    source: str  # "rule" | "judge"
-    strict: bool | None
-    loose: bool | None
-    score: int | None = None
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {k: v for k, v in d.items() if v is not None or k in ("strict", "loose")}
 
 
 def follow_all(verdicts: list[dict[str, Any]] | list[Verdict], mode: str = "strict") -> bool | None:
