@@ -27,7 +27,7 @@ Every cut is counted in :class:`DataStats`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,6 +228,24 @@ def iter_parsed(
         yield key, prompts, responses
 
 
+def tokenize_rows(
+    tokenizer: Any,
+    method: str,
+    rows: Iterable[tuple[str, list[Messages], list[Messages]]],
+    max_length: int,
+    response_budget: int,
+    stats: DataStats,
+) -> list[TokenizedItem]:
+    """Tokenize (key, prompts, responses) rows and keep those that fit max_length; stats count the rest."""
+    items: list[TokenizedItem] = []
+    for key, prompts, responses in rows:
+        item = tokenize_item(tokenizer, method, key, prompts, responses)
+        if truncate_item(item, max_length, response_budget, stats):
+            items.append(item)
+    stats.kept = len(items)
+    return items
+
+
 def load_items(
     path: str | Path,
     method: str,
@@ -238,12 +256,8 @@ def load_items(
 ) -> tuple[list[TokenizedItem], DataStats]:
     """Read, validate, tokenize and truncate a training file; bad records raise or are counted."""
     stats = DataStats()
-    items: list[TokenizedItem] = []
-    for key, prompts, responses in iter_parsed(path, method, stats, skip_bad_records):
-        item = tokenize_item(tokenizer, method, key, prompts, responses)
-        if truncate_item(item, max_length, response_budget, stats):
-            items.append(item)
-    stats.kept = len(items)
+    rows = iter_parsed(path, method, stats, skip_bad_records)
+    items = tokenize_rows(tokenizer, method, rows, max_length, response_budget, stats)
     if not items:
         raise InputError(
             f"no usable training records ({stats.records} read, {stats.skipped_prompt_too_long} with a prompt "

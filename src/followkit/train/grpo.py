@@ -167,13 +167,11 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     import yaml
     from datasets import Dataset
     from transformers import AutoTokenizer, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import GRPOConfig, GRPOTrainer
 
     from followkit.io import write_json
-    from followkit.manifest import write_manifest
     from followkit.models import resolve_model_path
-    from followkit.train.trainer import JsonlLogCallback, _load_model, _trim_log, merge_adapter
+    from followkit.train.trainer import _load_model, save_run, start_log
 
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -208,13 +206,7 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         processing_class=tokenizer,
         peft_config=peft_config,
     )
-    log_path = out / "log.jsonl"
-    trainer.add_callback(JsonlLogCallback(log_path))
-    checkpoint = get_last_checkpoint(str(out)) if resume else None
-    if checkpoint:
-        _trim_log(log_path, int(Path(checkpoint).name.split("-")[-1]))
-    elif log_path.exists() and trainer.accelerator.is_main_process:
-        log_path.unlink()  # a fresh run starts a fresh log
+    checkpoint = start_log(trainer, out, resume)
 
     result = trainer.train(resume_from_checkpoint=checkpoint)
     loss = result.training_loss
@@ -227,17 +219,5 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         "reward": repr(reward),
         "resumed_from": checkpoint,
     }
-    if settings.lora:
-        trainer.save_model(str(out / "adapter"))
-        if trainer.accelerator.is_main_process:
-            tokenizer.save_pretrained(out / "adapter")
-            if settings.merge:
-                merge_adapter(base, out / "adapter", out / "merged", settings, tokenizer)
-    else:
-        trainer.save_model(str(out / "merged"))
-        if trainer.accelerator.is_main_process:
-            tokenizer.save_pretrained(out / "merged")
-    if trainer.accelerator.is_main_process:
-        write_manifest(out, "train", settings.model_dump(), **summary)
-    trainer.accelerator.wait_for_everyone()
+    save_run(trainer, tokenizer, base, out, settings, summary)
     return summary

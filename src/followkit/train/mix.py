@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -44,7 +45,7 @@ from typing import Any
 
 from followkit.errors import InputError
 from followkit.io import iter_jsonl
-from followkit.train.data import DataStats, Messages, TokenizedItem, tokenize_item, truncate_item
+from followkit.train.data import DataStats, Messages, TokenizedItem, tokenize_rows
 
 BUILTIN_MIX: dict[str, str] = {"builtin:general": "data/general/mix_sft.jsonl"}
 """Built-in mix sources: name -> file inside the followkit package."""
@@ -215,14 +216,11 @@ def mix_items(
     sources = []
     for k, spec in enumerate(specs):
         stats = DataStats()
-        pool: list[TokenizedItem] = []
-        for key, prompt, response in read_general(spec):
-            stats.records += 1
-            item = tokenize_item(tokenizer, "sft", f"general{k}:{key}", [prompt], [response])
+        pool = tokenize_rows(
+            tokenizer, "sft", _general_rows(spec, k, stats), max_length, response_budget, stats
+        )
+        for item in pool:
             item.general = True
-            if truncate_item(item, max_length, response_budget, stats):
-                pool.append(item)
-        stats.kept = len(pool)
         if not pool:
             raise InputError(
                 f"no usable general records ({stats.records} read, all with a prompt longer than "
@@ -255,6 +253,15 @@ def mix_items(
         "order": "interleaved evenly; the Trainer's seeded sampler shuffles it when shuffle=true",
     }
     return mixed, summary
+
+
+def _general_rows(
+    spec: MixSpec, k: int, stats: DataStats
+) -> Iterator[tuple[str, list[Messages], list[Messages]]]:
+    """(key, [prompt], [response]) of each record of mix source k, counted in stats."""
+    for key, prompt, response in read_general(spec):
+        stats.records += 1
+        yield f"general{k}:{key}", [prompt], [response]
 
 
 def check_mix(specs: list[MixSpec]) -> None:

@@ -355,6 +355,41 @@ def merge_adapter(base: Path, adapter: Path, out: Path, settings: TrainConfig, t
     tokenizer.save_pretrained(out)
 
 
+def start_log(trainer: Any, out: Path, resume: bool) -> str | None:
+    """Log to OUT/log.jsonl; the checkpoint to resume from (the log trimmed to it), or None (a fresh log)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    log_path = out / "log.jsonl"
+    trainer.add_callback(JsonlLogCallback(log_path))
+    checkpoint = get_last_checkpoint(str(out)) if resume else None
+    if checkpoint:
+        _trim_log(log_path, int(Path(checkpoint).name.split("-")[-1]))
+    elif log_path.exists() and trainer.accelerator.is_main_process:
+        log_path.unlink()  # a fresh run starts a fresh log
+    return checkpoint
+
+
+def save_run(
+    trainer: Any, tokenizer: Any, base: Path, out: Path, settings: TrainConfig, summary: dict[str, Any]
+) -> None:
+    """Save the adapter (and the merged model with settings.merge) or the full model, then the manifest."""
+    from followkit.manifest import write_manifest
+
+    if settings.lora:
+        trainer.save_model(str(out / "adapter"))
+        if trainer.accelerator.is_main_process:
+            tokenizer.save_pretrained(out / "adapter")
+            if settings.merge:
+                merge_adapter(base, out / "adapter", out / "merged", settings, tokenizer)
+    else:
+        trainer.save_model(str(out / "merged"))
+        if trainer.accelerator.is_main_process:
+            tokenizer.save_pretrained(out / "merged")
+    if trainer.accelerator.is_main_process:
+        write_manifest(out, "train", settings.model_dump(), **summary)
+    trainer.accelerator.wait_for_everyone()
+
+
 def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train as configured; write OUT/{adapter,merged,log.jsonl,config.yaml,manifest.json}; return a summary."""
     import yaml
@@ -362,7 +397,6 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     from transformers.trainer_utils import get_last_checkpoint
 
     from followkit.io import write_json
-    from followkit.manifest import write_manifest
     from followkit.models import resolve_model_path
     from followkit.train.data import load_items
 
@@ -465,14 +499,7 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     )
     if ref_model is not None:
         ref_model.to(trainer.accelerator.device)
-    log_path = out / "log.jsonl"
-    trainer.add_callback(JsonlLogCallback(log_path))
-
-    checkpoint = get_last_checkpoint(str(out)) if resume else None
-    if checkpoint:
-        _trim_log(log_path, int(Path(checkpoint).name.split("-")[-1]))
-    elif log_path.exists() and trainer.accelerator.is_main_process:
-        log_path.unlink()  # a fresh run starts a fresh log
+    checkpoint = start_log(trainer, out, resume)
     ref_counts = None
     if settings.precompute_ref_logps:
         batch = max(1, settings.per_device_train_batch_size)
@@ -499,17 +526,5 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         "ref_logps_cache": {"cached": ref_counts[0], "new": ref_counts[1]} if ref_counts else None,
         "resumed_from": checkpoint,
     }
-    if settings.lora:
-        trainer.save_model(str(out / "adapter"))
-        if trainer.accelerator.is_main_process:
-            tokenizer.save_pretrained(out / "adapter")
-            if settings.merge:
-                merge_adapter(base, out / "adapter", out / "merged", settings, tokenizer)
-    else:
-        trainer.save_model(str(out / "merged"))
-        if trainer.accelerator.is_main_process:
-            tokenizer.save_pretrained(out / "merged")
-    if trainer.accelerator.is_main_process:
-        write_manifest(out, "train", settings.model_dump(), **summary)
-    trainer.accelerator.wait_for_everyone()
+    save_run(trainer, tokenizer, base, out, settings, summary)
     return summary
