@@ -20,7 +20,12 @@ import numpy as np
 from followkit.backends.base import Backend
 from followkit.errors import FollowkitError, InputError
 from followkit.evaluate.base import Benchmark, Breakdowns, EvalItem
-from followkit.evaluate.checklist import ChecklistRequest, checklist_template, judge_checklists, read_records
+from followkit.evaluate.checklist import (
+    ChecklistRequest,
+    checked_records,
+    checklist_template,
+    judge_checklists,
+)
 from followkit.stats import Metric, accuracy, mean_metric
 
 PRIMARY, SECONDARY = "主需", "次需"
@@ -64,14 +69,7 @@ def item_scores(scores: list[int] | None, priorities: list[str]) -> dict[str, fl
 def cfbench_items(path: str) -> list[EvalItem]:
     """EvalItems from CFBench's published JSON (or JSONL with the same fields)."""
     items: list[EvalItem] = []
-    seen: set[str] = set()
-    for k, rec in read_records(path, "CFBench data"):
-
-        def bad(msg: str, field: str, k: int = k) -> InputError:
-            return InputError(f"record {k}: {msg}", path=path, field=field)
-
-        if not isinstance(rec.get("idx"), int | str):
-            raise bad("missing or not an int/string", "idx")
+    for rid, rec, bad in checked_records(path, "CFBench data", "idx"):
         if not isinstance(rec.get("prompt"), str) or not rec["prompt"].strip():
             raise bad("missing or empty", "prompt")
         criteria = rec.get("criteria")
@@ -93,10 +91,6 @@ def cfbench_items(path: str) -> list[EvalItem]:
                     "subtype": c[3] if len(c) > 3 else ctype,
                 }
             )
-        rid = str(rec["idx"])
-        if rid in seen:
-            raise bad(f"duplicate idx {rid}", "idx")
-        seen.add(rid)
         gold = rec.get("gold") or ""
         meta = {
             "split": rec.get("split", "?"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,28 @@ def judge_checklists(
                     first.scores, f"{first.error}; after retry: {again.error}", joined
                 )
     return verdicts
+
+
+def checked_records(
+    path: str, what: str, id_field: str
+) -> Iterator[tuple[str, dict[str, Any], Callable[[str, str], InputError]]]:
+    """(id, record, bad) per record of a benchmark file, the id checked (an int or string, unique).
+
+    `bad(msg, field)` is the one-line error for that record ("record K: msg", naming the field).
+    """
+    seen: set[str] = set()
+    for k, rec in read_records(path, what):
+
+        def bad(msg: str, field: str, k: int = k) -> InputError:
+            return InputError(f"record {k}: {msg}", path=path, field=field)
+
+        if not isinstance(rec.get(id_field), int | str):
+            raise bad("missing or not an int/string", id_field)
+        rid = str(rec[id_field])
+        if rid in seen:
+            raise bad(f"duplicate {id_field} {rid}", id_field)
+        seen.add(rid)
+        yield rid, rec, bad
 
 
 def read_records(path: str, what: str) -> list[tuple[int, dict[str, Any]]]:

@@ -27,7 +27,12 @@ from typing import Any
 from followkit.backends.base import Backend
 from followkit.errors import FollowkitError, InputError
 from followkit.evaluate.base import Benchmark, Breakdowns, EvalItem
-from followkit.evaluate.checklist import ChecklistRequest, checklist_template, judge_checklists, read_records
+from followkit.evaluate.checklist import (
+    ChecklistRequest,
+    checked_records,
+    checklist_template,
+    judge_checklists,
+)
 from followkit.stats import Metric, accuracy
 
 CONSTRAINT_TYPES = {
@@ -166,14 +171,7 @@ def complexbench_items(path: str, lang: str = "zh") -> list[EvalItem]:
     """EvalItems from ComplexBench's published JSON (or JSONL with the same fields)."""
     suffix = "" if lang == "zh" else "_en"
     items: list[EvalItem] = []
-    seen: set[str] = set()
-    for k, rec in read_records(path, "ComplexBench data_final.json"):
-
-        def bad(msg: str, field: str, k: int = k) -> InputError:
-            return InputError(f"record {k}: {msg}", path=path, field=field)
-
-        if not isinstance(rec.get("main_id"), int | str):
-            raise bad("missing or not an int/string", "main_id")
+    for rid, rec, bad in checked_records(path, "ComplexBench data_final.json", "main_id"):
         instruction = rec.get("instruction" + suffix)
         if not isinstance(instruction, str) or not instruction.strip():
             raise bad("missing or empty", "instruction" + suffix)
@@ -209,10 +207,6 @@ def complexbench_items(path: str, lang: str = "zh") -> list[EvalItem]:
                     "composition_types": list(q.get("composition_types") or []),
                 }
             )
-        rid = str(rec["main_id"])
-        if rid in seen:
-            raise bad(f"duplicate main_id {rid}", "main_id")
-        seen.add(rid)
         meta = {
             "category": str(rec.get("category") or "?"),
             "composition_types": list(rec.get("composition_types") or []),
