@@ -7,19 +7,10 @@ import math
 from pathlib import Path
 
 import pytest
-from test_train_support import tiny_llama_dir
+from test_train_support import DPO, IOPO, SFT
 
 from followkit.cli import main
 from followkit.train.trainer import warmup_steps
-
-DPO = "tests/fixtures/train_dpo.jsonl"
-IOPO = "tests/fixtures/train_iopo.jsonl"
-SFT = "tests/fixtures/train_sft.jsonl"
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_llama_dir(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")

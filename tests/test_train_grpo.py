@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from test_train_support import tiny_llama_dir
 
 from followkit.cli import main
 from followkit.errors import ConstraintError, InputError
@@ -15,11 +14,6 @@ from followkit.train.grpo import load_prompts
 
 NO_COMMA, LOWER = "punctuation:no_comma", "change_case:english_lowercase"
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_llama_dir(tmp_path_factory.mktemp("models"))
 
 
 def _write(path: Path, rows: list[dict]) -> Path:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from test_train_support import tiny_llama_dir
 
 from followkit.train.losses import dpo_loss, iopo_loss, sft_loss
 
@@ -132,11 +131,6 @@ def test_iopo_three_losses_differ_on_random_inputs():
         # invert l(z) = softplus(-beta' * z) per group; a single beta' would make these all equal
         beta_implied = -torch.log(torch.expm1(abl)) / full_logits
         assert beta_implied.max() - beta_implied.min() > 1e-3
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_llama_dir(tmp_path_factory.mktemp("models"))
 
 
 def _policy_and_ref(path):

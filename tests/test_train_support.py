@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+DPO = "tests/fixtures/train_dpo.jsonl"
+IOPO = "tests/fixtures/train_iopo.jsonl"
+SFT = "tests/fixtures/train_sft.jsonl"
+
 
 def tiny_llama_dir(root: Path, seed: int = 0) -> Path:
     """Save a 2-layer random Llama (SmolLM2's shape family and tokenizer) under root/tiny-llama."""
