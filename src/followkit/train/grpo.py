@@ -171,7 +171,7 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     from followkit.io import write_json
     from followkit.models import resolve_model_path
-    from followkit.train.trainer import _load_model, save_run, start_log
+    from followkit.train.trainer import _load_model, lora_config, save_run, start_log
 
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -186,17 +186,7 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     set_seed(settings.seed)  # the LoRA init draws random numbers before the Trainer seeds anything
     model = _load_model(base, settings)
-    peft_config = None
-    if settings.lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(
-            r=settings.lora_r,
-            lora_alpha=settings.lora_alpha,
-            lora_dropout=settings.lora_dropout,
-            target_modules=settings.lora_target_modules,
-            task_type="CAUSAL_LM",
-        )
+    peft_config = lora_config(settings) if settings.lora else None
     args = GRPOConfig(**grpo_arguments(settings, out))
     trainer = GRPOTrainer(
         model=model,

@@ -355,6 +355,19 @@ def merge_adapter(base: Path, adapter: Path, out: Path, settings: TrainConfig, t
     tokenizer.save_pretrained(out)
 
 
+def lora_config(settings: TrainConfig) -> Any:
+    """The peft LoraConfig of a run's lora_* settings (a causal LM)."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=settings.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
 def start_log(trainer: Any, out: Path, resume: bool) -> str | None:
     """Log to OUT/log.jsonl; the checkpoint to resume from (the log trimmed to it), or None (a fresh log)."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -433,15 +446,9 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     set_seed(settings.seed)  # the LoRA init draws random numbers before the Trainer seeds anything
     model = _load_model(base, settings)
     if settings.lora:
-        from peft import LoraConfig, get_peft_model
+        from peft import get_peft_model
 
-        lora = LoraConfig(
-            r=settings.lora_r,
-            lora_alpha=settings.lora_alpha,
-            lora_dropout=settings.lora_dropout,
-            target_modules=settings.lora_target_modules,
-            task_type="CAUSAL_LM",
-        )
+        lora = lora_config(settings)
         with peft_quietly():
             model = get_peft_model(model, lora)
     ref_model = None
