@@ -80,7 +80,9 @@ def test_two_process_ddp_matches_one_process(tiny, tmp_path):
     assert [r["tokens"] for r in one] == [r["tokens"] for r in two]  # both saw the same global batches
     for a, b in zip(one, two, strict=True):
         assert abs(a["loss"] - b["loss"]) < 1e-4, (a, b)
-        assert abs(a["rewards/margins"] - b["rewards/margins"]) < 1e-4
+        # margins are differences of small log-ratios (~1e-2 here): after two steps at lr 3e-2 the
+        # order of gloo's gradient sum moves them by ~1e-4 in float32, so they get a relative bound
+        assert a["rewards/margins"] == pytest.approx(b["rewards/margins"], rel=3e-2, abs=1e-4)
     assert abs(one[-1]["loss"] - one[0]["loss"]) > 1e-3  # the curve moved: the comparison is not trivial
 
 
