@@ -35,8 +35,11 @@ setup-browser:
 	    || echo "could not install chromium: the browser test will be skipped"; \
 	  else echo "chromium missing and not root: the browser test will be skipped"; fi; }
 
+# The out-of-domain check on IFEval's prompts runs when the reference data sits beside the checkout.
+IFEVAL_PROMPTS := $(wildcard ../shared/data/ifeval/input_data.jsonl)
+
 demo: setup
-	$(BIN)/followkit run default
+	$(BIN)/followkit run default $(if $(IFEVAL_PROMPTS),ifeval=$(IFEVAL_PROMPTS))
 
 test: setup setup-server setup-browser
 	$(BIN)/python -m pytest -q
