@@ -43,7 +43,16 @@ IFEVAL_ROWS = [
 
 
 def test_registry_names_and_specs():
-    assert names() == ["ifeval", "ifbench", "trace", "followkit-bench", "kcif", "cfbench", "complexbench", "complexbench-en"]
+    assert names() == [
+        "ifeval",
+        "ifbench",
+        "trace",
+        "followkit-bench",
+        "kcif",
+        "cfbench",
+        "complexbench",
+        "complexbench-en",
+    ]
     assert parse_benchmark_spec("ifeval") == ("ifeval", None)
     assert parse_benchmark_spec("ifeval:../a/b:c.jsonl") == ("ifeval", "../a/b:c.jsonl")
     for name in names():

@@ -379,3 +379,20 @@ def test_judge_down_is_a_failure_retried_on_rerun(tmp_path):
     res = run_eval(cfg, backend=model, judge_backend=ScriptedBackend(scripted_judge), progress=False)
     assert res["n_failed"] == 0 and res["results"]["trace"]["if_m_n"] == 1
     assert [s["id"] for s in read(tmp_path / "o" / "samples.jsonl")] == ["t1", "t2"]
+
+
+def test_empty_completions_are_scored_as_answers_that_follow_nothing(tmp_path):
+    # Dropping them would raise the accuracy: IFEval scores an empty response as failing everything.
+    from followkit.backends.scripted import ScriptedBackend
+    from followkit.evaluate.runner import EvalConfig, run_eval
+
+    calls = iter(range(100))
+    res = run_eval(
+        EvalConfig(benchmark="followkit-bench", out=str(tmp_path / "e"), limit=4),
+        backend=ScriptedBackend(lambda chat, i: "" if next(calls) % 2 == 0 else "A short answer."),
+        progress=False,
+    )
+    samples = [json.loads(x) for x in (tmp_path / "e" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 4 and res["n_failed"] == 0 and res["n_empty_responses"] == 2
+    empty = [s for s in samples if not s["response"]]
+    assert len(empty) == 2 and all(not any(s["verdicts"]["strict"]) for s in empty)

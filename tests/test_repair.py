@@ -14,7 +14,12 @@ from followkit.constraints.repair import repair_response
 from followkit.constraints.verify import parse_checks
 
 REPAIRABLE = [cid for cid, ct in sorted(registry.registry().items()) if ct.repairable]
-IFEVAL_IDS = [cid for cid in REPAIRABLE if cid in {ct.id for ct in __import__("followkit.constraints.ifeval", fromlist=["CONSTRAINTS"]).CONSTRAINTS}]
+IFEVAL_IDS = [
+    cid
+    for cid in REPAIRABLE
+    if cid
+    in {ct.id for ct in __import__("followkit.constraints.ifeval", fromlist=["CONSTRAINTS"]).CONSTRAINTS}
+]
 
 EDGE_TEXTS = [
     "",
@@ -179,7 +184,7 @@ def test_docs_repair_table_is_rendered_from_the_code():
         ("* first item\n* second item\n* third it", "* first item\n* second item"),
         ("no punctuation at all", "no punctuation at all"),
         ("第一句。第二句没有写", "第一句。"),
-        ("Ends with a quote.\"", "Ends with a quote.\""),
+        ('Ends with a quote."', 'Ends with a quote."'),
     ],
 )
 def test_trim_unfinished(text, want):

@@ -243,6 +243,7 @@ def run_eval(
     chats = {it.id: with_system(it.messages, system_prompt) for it in items}
     size = _chunk_size(cfg)
     failures: list[dict[str, Any]] = []
+    empty = 0  # empty completions in this run (scored as answers that follow nothing)
     log = AppendLog(out / "samples.jsonl", key="id")
     resumed = sum(1 for it in items if it.id in log)
     try:
@@ -260,15 +261,14 @@ def run_eval(
                     bar.advance(n)
 
                 comps = backend.complete([chats[it.id] for it in todo], params, tick)
-                # An empty completion is a failure (retried on rerun), never a scored response.
-                ok = [
-                    (it, c.texts[0]) for it, c in zip(todo, comps, strict=True) if c.ok and c.texts[0].strip()
-                ]
+                # An empty completion is the model's answer and is scored (it fails every constraint,
+                # as in IFEval); dropping it would raise the accuracy. The cache never keeps it, so a
+                # run with --refresh-cache or a new cache asks again.
+                ok = [(it, c.texts[0]) for it, c in zip(todo, comps, strict=True) if c.ok]
                 failures += [
-                    {"id": it.id, "error": c.error if not c.ok else "empty output"}
-                    for it, c in zip(todo, comps, strict=True)
-                    if not (c.ok and c.texts[0].strip())
+                    {"id": it.id, "error": c.error} for it, c in zip(todo, comps, strict=True) if not c.ok
                 ]
+                empty += sum(1 for _, text in ok if not text.strip())
                 bar.advance(
                     max(0, len(todo) - reported),
                     cached=sum(1 for c in comps if c.cached),
@@ -316,6 +316,7 @@ def run_eval(
         "data_sha256": data_sha,
         "n_samples": {name: {"original": len(items_all), "effective": len(items), "scored": len(samples)}},
         "n_failed": len(failures),
+        "n_empty_responses": empty,
         "resumed": resumed,
         "cache": _stats(backend),
         "judge_cache": _stats(judge_backend),
