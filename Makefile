@@ -24,8 +24,14 @@ $(STAMP): pyproject.toml
 # llama-cpp-python ships as source: built once (several minutes on 2 cores), then kept.
 setup-server: $(SERVER)
 
+# On x86 CPUs with AMX, llama.cpp's AMX kernels crash (SIGSEGV) on the embedded Q4_1 weights, so the
+# server is built with portable AVX2/AVX-512 kernels and without AMX; --no-cache-dir keeps pip from
+# reusing a wheel built with other flags.
+AVX512 := $(shell grep -qs avx512f /proc/cpuinfo && echo ON || echo OFF)
+LLAMA_CMAKE_ARGS := $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=$(AVX512) -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
+
 $(SERVER): $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[server]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q --no-cache-dir -e ".[server]"
 	touch $@
 
 # The report test opens the HTML report in a real headless Chromium from the system packages.
