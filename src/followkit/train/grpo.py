@@ -118,30 +118,12 @@ def build_reward(settings: TrainConfig) -> Any:
 
 def grpo_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
     """TRL GRPOConfig keyword arguments from the followkit settings (training_args win)."""
-    import torch
+    from followkit.train.trainer import base_arguments  # torch-heavy: imported when training
 
-    # Explicit either way: TRL's GRPOConfig turns gradient checkpointing on by default.
-    checkpointing: dict[str, Any] = {"gradient_checkpointing": settings.gradient_checkpointing}
-    if settings.gradient_checkpointing:
-        checkpointing["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
-    arguments: dict[str, Any] = dict(
-        output_dir=str(out),
-        per_device_train_batch_size=settings.per_device_train_batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        learning_rate=settings.learning_rate,
-        num_train_epochs=settings.num_train_epochs,
-        max_steps=settings.max_steps,
-        lr_scheduler_type=settings.lr_scheduler_type,
+    arguments = base_arguments(settings, out)
+    arguments.update(
         # transformers reads a warmup_steps below 1 as a share of the steps (ceil(share * total)).
         warmup_steps=min(settings.warmup_ratio, 1 - 1e-9),
-        weight_decay=settings.weight_decay,
-        max_grad_norm=settings.max_grad_norm,
-        logging_steps=settings.logging_steps,
-        save_strategy="steps",
-        save_steps=settings.save_steps,
-        save_total_limit=settings.save_total_limit,
-        report_to=settings.report_to,
-        seed=settings.seed,
         shuffle_dataset=settings.shuffle,
         disable_dropout=settings.disable_dropout,
         num_generations=settings.num_generations,
@@ -151,10 +133,6 @@ def grpo_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
         scale_rewards=settings.scale_rewards,
         use_vllm=settings.use_vllm,
         vllm_mode=settings.vllm_mode,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        use_cpu=not torch.cuda.is_available(),
-        **checkpointing,
     )
     if settings.dtype == "bfloat16":
         arguments["bf16"] = True

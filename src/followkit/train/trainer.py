@@ -344,6 +344,36 @@ def peft_quietly() -> Iterator[None]:
         yield
 
 
+def base_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
+    """TrainingArguments every method shares (the GRPO config adds its own); training_args not applied."""
+    arguments: dict[str, Any] = dict(
+        output_dir=str(out),
+        per_device_train_batch_size=settings.per_device_train_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        learning_rate=settings.learning_rate,
+        num_train_epochs=settings.num_train_epochs,
+        max_steps=settings.max_steps,
+        lr_scheduler_type=settings.lr_scheduler_type,
+        weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm,
+        logging_steps=settings.logging_steps,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=settings.save_total_limit,
+        report_to=settings.report_to,
+        seed=settings.seed,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        # Without a GPU, use_cpu makes accelerate join a torchrun / `accelerate launch` group over gloo.
+        use_cpu=not torch.cuda.is_available(),
+        # Explicit either way: TRL's GRPOConfig turns gradient checkpointing on by default.
+        gradient_checkpointing=settings.gradient_checkpointing,
+    )
+    if settings.gradient_checkpointing:
+        arguments["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    return arguments
+
+
 def merge_adapter(base: Path, adapter: Path, out: Path, settings: TrainConfig, tokenizer: Any) -> None:
     """Write base + LoRA adapter as one plain HF model folder (with the tokenizer)."""
     from peft import PeftModel
@@ -461,36 +491,9 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         if ref_model is not None:
             disable_dropout(ref_model)
 
-    checkpointing: dict[str, Any] = {}
-    if settings.gradient_checkpointing:
-        checkpointing = {
-            "gradient_checkpointing": True,
-            "gradient_checkpointing_kwargs": {"use_reentrant": False},
-        }
-    arguments: dict[str, Any] = dict(
-        output_dir=str(out),
-        per_device_train_batch_size=settings.per_device_train_batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        learning_rate=settings.learning_rate,
-        num_train_epochs=settings.num_train_epochs,
-        max_steps=settings.max_steps,
-        lr_scheduler_type=settings.lr_scheduler_type,
-        warmup_steps=0,  # set from warmup_ratio once the Trainer knows the total steps
-        weight_decay=settings.weight_decay,
-        max_grad_norm=settings.max_grad_norm,
-        logging_steps=settings.logging_steps,
-        save_strategy="steps",
-        save_steps=settings.save_steps,
-        save_total_limit=settings.save_total_limit,
-        report_to=settings.report_to,
-        seed=settings.seed,
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        # Without a GPU, use_cpu makes accelerate join a torchrun / `accelerate launch` group over gloo.
-        use_cpu=not torch.cuda.is_available(),
-        **checkpointing,
-    )
+    arguments = base_arguments(settings, out)
+    arguments["warmup_steps"] = 0  # set from warmup_ratio once the Trainer knows the total steps
+    arguments["remove_unused_columns"] = False
     arguments.update(settings.training_args)  # explicit TrainingArguments win
     args = TrainingArguments(**arguments)
     trainer = FollowkitTrainer(
