@@ -63,13 +63,13 @@ def lm_eval_verdicts(rows: list[dict]) -> tuple[list[list[bool]], list[list[bool
 
 
 def _clear_caches() -> None:
-    from followkit.constraints import ifeval
+    from followkit.constraints import ifeval, text
 
     for fn in (
-        ifeval.count_sentences,
-        ifeval.count_words,
+        text.count_sentences,
+        text.count_words,
         ifeval.detect_language,
-        ifeval.count_capital_words,
+        text.count_capital_words,
     ):
         fn.cache_clear()
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from followkit.constraints import ifeval
 from followkit.constraints.ifeval import CONSTRAINTS
+from followkit.constraints.text import count_capital_words, count_sentences, count_words
 from followkit.errors import ConstraintError
 
 BY_ID = {ct.id: ct for ct in CONSTRAINTS}
@@ -120,16 +121,26 @@ def test_langdetect_seed_is_pinned_and_independent_of_the_global_seed():
 
 def test_number_sentences_uses_punkt():
     text = "Dr. Smith went to Washington. He arrived at 3 p.m. on Monday. It rained."
-    assert ifeval.count_sentences(text) == 3
+    assert count_sentences(text) == 3
     assert check("length_constraints:number_sentences", text, num_sentences=3, relation="at least")
     assert check("length_constraints:number_sentences", text, num_sentences=4, relation="less than")
     assert not check("length_constraints:number_sentences", text, num_sentences=3, relation="less than")
 
 
+def test_general_text_helpers_have_one_home_in_text_module():
+    from followkit.constraints import ifbench, text
+
+    # One copy of each general helper: IFEval and IFBench use followkit.constraints.text's.
+    for name in ("count_sentences", "count_words", "count_capital_words"):
+        assert getattr(ifeval, name) is getattr(text, name)
+    assert ifbench.word_tokens is text.word_tokens
+    assert ifbench.treebank_tokens is text.treebank_tokens
+    assert not hasattr(ifeval, "treebank_tokens") and not hasattr(ifeval, "word_tokens")
+    assert count_words("北京 is big", "zh") == 4  # the shared counter keeps its language switch
+
+
 def test_number_words_counts_word_character_runs():
-    assert (
-        ifeval.count_words("It's a well-known fact_x: 3.5 apples!") == 9
-    )  # It s a well known fact_x 3 5 apples
+    assert count_words("It's a well-known fact_x: 3.5 apples!") == 9  # It s a well known fact_x 3 5 apples
     assert check("length_constraints:number_words", "one two three", num_words=3, relation="at least")
     assert not check("length_constraints:number_words", "one two three", num_words=3, relation="less than")
 
@@ -201,7 +212,7 @@ def test_change_case_ids():
     assert check("change_case:english_lowercase", "this is a quiet english sentence about the weather today.")
     assert not check("change_case:english_lowercase", "esta es una frase en español sobre el tiempo de hoy.")
     text = "WE DON'T KNOW, but the U.S.A. and NASA do."
-    assert ifeval.count_capital_words(text) == 6  # WE DO N'T KNOW U.S.A. NASA
+    assert count_capital_words(text) == 6  # WE DO N'T KNOW U.S.A. NASA
     assert check("change_case:capital_word_frequency", text, capital_frequency=6, capital_relation="at least")
     assert check(
         "change_case:capital_word_frequency", text, capital_frequency=7, capital_relation="less than"

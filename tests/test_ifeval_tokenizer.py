@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from followkit.constraints import ifeval
-from followkit.constraints.text import sentences_en
+from followkit.constraints.text import sentences_en, treebank_tokens
 
 nltk_tokenize = pytest.importorskip("nltk.tokenize")
 
@@ -27,7 +26,7 @@ _PIECES = st.sampled_from(
 @settings(max_examples=600, deadline=None)
 @given(st.lists(_PIECES, max_size=25).map("".join))
 def test_treebank_tokens_equal_nltk_on_constructed_text(text):
-    assert ifeval.treebank_tokens(text) == _TOKENIZER.tokenize(text)
+    assert treebank_tokens(text) == _TOKENIZER.tokenize(text)
 
 
 # NLTK >= 3.10 runs its patterns on the third-party `regex` engine; older NLTK (the reference
@@ -50,7 +49,7 @@ _NOT_SEPARATORS = st.characters().filter(_same_in_both_engines)
 @settings(max_examples=300, deadline=None)
 @given(st.text(_NOT_SEPARATORS, max_size=80))
 def test_treebank_tokens_equal_nltk_on_arbitrary_unicode(text):
-    assert ifeval.treebank_tokens(text) == _TOKENIZER.tokenize(text)
+    assert treebank_tokens(text) == _TOKENIZER.tokenize(text)
 
 
 def _rows(shared):
@@ -78,7 +77,7 @@ def _texts(shared, ids: set[str], every_response: bool):
 def test_word_tokens_equal_nltk_on_the_reference_responses(shared):
     for text in _texts(shared, {"change_case:capital_word_frequency"}, every_response=False):
         for sent in sentences_en(text):
-            assert ifeval.treebank_tokens(sent) == _TOKENIZER.tokenize(sent)
+            assert treebank_tokens(sent) == _TOKENIZER.tokenize(sent)
 
 
 def _nltk_punkt():

@@ -6,7 +6,7 @@ deterministic; where it is not (random defaults, NLTK models we cannot download,
 input) the choice we make is a named constant below and a row of `followkit.deviations.DEVIATIONS`.
 
 Word units mirror the reference: `\\w+` runs (`_count_words`), whitespace splits, or
-`nltk.word_tokenize` (`ifeval.word_tokens`: the same Punkt sentences and Treebank rules, without
+`nltk.word_tokenize` (`text.word_tokens`: the same Punkt sentences and Treebank rules, without
 NLTK or a download; equality with NLTK is tested in tests/test_ifeval_tokenizer.py).
 """
 
@@ -24,8 +24,7 @@ from typing import Any
 from pydantic import Field, StrictInt, StrictStr, model_validator
 
 from followkit.constraints.base import ConstraintType, Kwargs, NoKwargs
-from followkit.constraints.ifeval import treebank_tokens, word_tokens
-from followkit.constraints.text import sentences_en, sentences_en_absorbed
+from followkit.constraints.text import sentences_en, sentences_en_absorbed, treebank_tokens, word_tokens
 from followkit.errors import ConstraintError
 
 

@@ -1,4 +1,4 @@
-"""Language-aware text units: words, sentences, paragraphs, for English and CJK text."""
+"""Language-aware text units: words, sentences, paragraphs and NLTK-equal word tokens, for English and CJK text."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ def words_en(text: str) -> list[str]:
     return _WORD_RE.findall(text)
 
 
+@functools.lru_cache(maxsize=8192)
 def count_words(text: str, lang: str = "en") -> int:
-    """Word count: \\w runs in English; in Chinese each ideograph is a unit, other \\w runs count once."""
+    """Word count: \\w runs in English (IFEval's words); in Chinese each ideograph is a unit, other \\w runs count once."""
     if lang == "zh":
         return len(_CJK_OR_WORD_RE.findall(text))
     return len(_WORD_RE.findall(text))
@@ -177,3 +178,86 @@ def sentences(text: str, lang: str = "en") -> list[str]:
 def paragraphs(text: str) -> list[str]:
     """Paragraphs separated by blank lines, empty ones dropped."""
     return [p for p in _PARA_SPLIT_RE.split(text.strip()) if p.strip()]
+
+
+@functools.lru_cache(maxsize=8192)
+def count_sentences(text: str) -> int:
+    """English sentences by the Punkt model (IFEval's NLTK punkt_tab, packaged pickle-free)."""
+    return len(sentences_en(text))
+
+
+# NLTK's word_tokenize (Punkt sentences, then the improved Treebank rules), re-expressed as
+# our own rule table so that counting capital words needs no NLTK at all. A differential test
+# (tests/test_ifeval_tokenizer.py) checks token-for-token equality with nltk's tokenizer.
+_QUOTE_RULES = [
+    (re.compile(r"([«“‘„]|[`]+)"), r" \1 "),
+    (re.compile(r'^"'), r"``"),
+    (re.compile(r"(``)"), r" \1 "),
+    (re.compile(r"([ (\[{<])(\"|'{2})"), r"\1 `` "),
+    (re.compile(r"(?i)(?<!\w)(')(?!(?:re|ve|ll|m|t|s|d|n)\b)(?=\w)"), r"\1 "),
+]
+_PUNCT_RULES = [
+    (re.compile(r"([^.])(\.)([\])}>\"'»”’ ]*+)\s*$"), r"\1 \2 \3 "),
+    (re.compile(r"([:,])([^\d])"), r" \1 \2"),
+    (re.compile(r"([:,])$"), r" \1 "),
+    (re.compile(r"\.{2,}"), r" \g<0> "),
+    (re.compile(r"[;@#$%&]"), r" \g<0> "),
+    (re.compile(r"[\u2012-\u2015]"), r" \g<0> "),
+    (re.compile(r"([^.])(\.)([\])}>\"']*+)\s*$"), r"\1 \2\3 "),
+    (re.compile(r"[?!]"), r" \g<0> "),
+    (re.compile(r"([^'])' "), r"\1 ' "),
+    (re.compile(r"[*]"), r" \g<0> "),
+    (re.compile(r"[\]\[(){}<>]"), r" \g<0> "),
+    (re.compile(r"--"), r" -- "),
+]
+_END_RULES = [
+    (re.compile(r"([»”’])"), r" \1 "),
+    (re.compile(r"''"), " '' "),
+    (re.compile(r'"'), " '' "),
+    (re.compile(r"\s+"), " "),
+    (re.compile(r"([^' ])('[sS]|'[mM]|'[dD]|') "), r"\1 \2 "),
+    (re.compile(r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) "), r"\1 \2 "),
+]
+_SPLIT_RULES = [
+    re.compile(p)
+    for p in (
+        r"(?i)\b(can)(not)\b",
+        r"(?i)\b(d)('ye)\b",
+        r"(?i)\b(gim)(me)\b",
+        r"(?i)\b(gon)(na)\b",
+        r"(?i)\b(got)(ta)\b",
+        r"(?i)\b(lem)(me)\b",
+        r"(?i)\b(more)('n)\b",
+        r"(?i)\b(wan)(na)(?=\s)",
+        r"(?i) ('t)(is)\b",
+        r"(?i) ('t)(was)\b",
+    )
+]
+
+
+def treebank_tokens(sentence: str) -> list[str]:
+    """Word tokens of one sentence, as NLTK's improved Treebank tokenizer splits them."""
+    text = sentence
+    for rx, rep in _QUOTE_RULES:
+        text = rx.sub(rep, text)
+    for rx, rep in _PUNCT_RULES:
+        text = rx.sub(rep, text)
+    text = " " + text + " "
+    for rx, rep in _END_RULES:
+        text = rx.sub(rep, text)
+    for rx in _SPLIT_RULES:
+        text = rx.sub(r" \1 \2 ", text)
+    return text.split()
+
+
+def word_tokens(text: str) -> list[str]:
+    """Tokens of NLTK's `word_tokenize(text)`: Punkt English sentences, then Treebank words."""
+    return [tok for sent in sentences_en(text) for tok in treebank_tokens(sent)]
+
+
+@functools.lru_cache(maxsize=8192)
+def count_capital_words(text: str) -> int:
+    """Number of word tokens that are all capitals (`str.isupper`)."""
+    if not any(c.isupper() for c in text):
+        return 0  # no token can be upper-case: skip tokenizing
+    return sum(1 for tok in word_tokens(text) if tok.isupper())

@@ -309,11 +309,11 @@ def _verify_payload(
 def _warm_up(items: Sequence[Item]) -> None:
     # Load the Punkt model and langdetect profiles once in the parent, so forked workers share
     # them instead of each loading its own copy.
-    from followkit.constraints import ifeval
+    from followkit.constraints import ifeval, text
 
     needs = {ct.id for it in items for ct, _ in it.checks}
     if needs & {"length_constraints:number_sentences", "change_case:capital_word_frequency"}:
-        ifeval.count_sentences("Warm up. Now.")
+        text.count_sentences("Warm up. Now.")
     if needs & {"language:response_language", "change_case:english_capital", "change_case:english_lowercase"}:
         ifeval._lang_factory()
 
