@@ -6,7 +6,8 @@ from typing import Any
 
 import typer
 
-from followkit.select.car import DEFAULT_BETA
+from followkit.options import config_command
+from followkit.select.car import CarConfig
 
 
 def _fmt(x: Any, nd: int = 3) -> str:
@@ -71,36 +72,8 @@ def print_table(report: Any, console: Any = None) -> None:
 def register(app: typer.Typer) -> None:
     """Add the `car` command."""
 
-    @app.command("car")
-    def car(
-        teacher: list[str] = typer.Option(
-            ...,
-            "--teacher",
-            "-t",
-            help="NAME=FILE or NAME=FILE@MODEL_SPEC, repeated: a JSONL of one teacher's responses "
-            "(id, messages or prompt, response; constraints for --reward verifier).",
-        ),
-        student: str = typer.Option(
-            "embedded", "--student", "-s", help="The student: embedded | hf:PATH | openai:NAME | vllm:PATH."
-        ),
-        reward: str = typer.Option("verifier", "--reward", "-r", help="verifier | judge:MODEL | rm:PATH."),
-        beta: float = typer.Option(DEFAULT_BETA, "--beta", help="CAR = r / (1 + beta * L)."),
-        validate: list[str] = typer.Option(
-            None,
-            "--validate",
-            help="SCORES.json ({teacher: downstream score or winrate.json path}) or NAME=winrate.json, "
-            "repeated: report Spearman rho of each metric's ranking.",
-        ),
-        base_url: str = typer.Option(None, "--base-url", help="Server URL for an openai:NAME student."),
-        judge_base_url: str = typer.Option(
-            None, "--judge-base-url", help="Server URL for an openai:NAME judge."
-        ),
-        no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the request cache."),
-        refresh_cache: bool = typer.Option(
-            False, "--refresh-cache", help="Ignore cached results, store new ones."
-        ),
-        out: str = typer.Option("runs/car", "--out", "-o", help="Output folder (car.json, responses.jsonl)."),
-    ) -> None:
+    @config_command(app, "car", CarConfig)
+    def car(cfg: CarConfig) -> None:
         """Rank teachers by CAR with reward-only, loss-only, IFD and length baselines; write DIR/car.json."""
         from pathlib import Path
 
@@ -118,6 +91,19 @@ def register(app: typer.Typer) -> None:
         from followkit.select.car import validate as validate_report
         from followkit.select.rewards import load_reward
 
+        teacher, student, reward, beta, validate = (
+            cfg.teacher,
+            cfg.student,
+            cfg.reward,
+            cfg.beta,
+            cfg.validation,
+        )
+        base_url, judge_base_url, no_cache, refresh_cache = (
+            cfg.base_url,
+            cfg.judge_base_url,
+            not cfg.cache,
+            cfg.refresh_cache,
+        )
         teachers = [load_teacher(*parse_teacher_arg(arg)) for arg in teacher]
         downstream = (
             load_downstream(validate) if validate else None
@@ -135,20 +121,14 @@ def register(app: typer.Typer) -> None:
         report.reward["spec"] = reward
         if downstream is not None:
             validate_report(report, downstream)
-        out_dir = Path(out)
+        out_dir = Path(cfg.out)
         write_jsonl(out_dir / "responses.jsonl", report.per_response)
         write_json(out_dir / "car.json", report.to_dict())
         stats = getattr(student_backend, "cache_stats", None)
         write_manifest(
             out_dir,
             "car",
-            {
-                "student": student,
-                "teachers": teacher,
-                "reward": reward,
-                "beta": beta,
-                "validate": validate or [],
-            },
+            cfg.model_dump(),
             student=student_backend.describe(),
             cache=stats,
         )

@@ -2,73 +2,47 @@
 
 from __future__ import annotations
 
+import inspect
+
 import typer
+
+from followkit.options import config_command
+from followkit.train.config import TrainConfig
 
 
 def register(app: typer.Typer) -> None:
     """Add the `train` command."""
+    resume = inspect.Parameter(
+        "resume",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Option(False, "--resume", help="Resume from the last checkpoint in --out."),
+        annotation=bool,
+    )
 
-    @app.command(
+    @config_command(
+        app,
         "train",
+        TrainConfig,
+        params=[resume],
+        overrides_as_arguments=True,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": False},
     )
-    def train(
-        method: str = typer.Option(..., "--method", help="sft | dpo | iopo | grpo"),
-        data: str = typer.Option(
-            ..., "--data", help="Training JSONL (SFT messages, TRL DPO pairs, IOPO groups; grpo: prompts)."
-        ),
-        out: str = typer.Option(
-            ..., "--out", help="Output folder (checkpoints, adapter/, merged/, log.jsonl)."
-        ),
-        model: str = typer.Option(
-            None, "--model", help="'embedded' (the default) or a local HF model folder."
-        ),
-        config: str = typer.Option(
-            None, "--config", help="A train.yaml (fields of followkit.train.config.TrainConfig)."
-        ),
-        sft_weight: float = typer.Option(
-            None, "--sft-weight", help="DPO+SFT: weight of the SFT term on chosen."
-        ),
-        mix: list[str] = typer.Option(
-            None,
-            "--mix",
-            help="General SFT data to blend in: FILE:RATIO or builtin:general:RATIO (repeatable; also mix=...).",
-        ),
-        resume: bool = typer.Option(False, "--resume", help="Resume from the last checkpoint in --out."),
-        overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. beta=0.2 max_steps=10."),
-    ) -> None:
-        """Train a model; key=value arguments override the config file. Launch under `accelerate launch` for multi-GPU.
+    def train(settings: TrainConfig, resume: bool) -> None:
+        """Train a model: SFT, DPO (+SFT), IOPO or GRPO. key=value arguments override settings as --set does.
 
         Multi-GPU: accelerate launch --config_file CONFIG -m followkit.cli train ...
         (example configs: followkit/configs/accelerate_zero3.yaml, accelerate_fsdp.yaml).
         """
         import yaml
-        from pydantic import ValidationError
 
-        from followkit.config import apply_overrides, load_yaml
-        from followkit.errors import InputError
         from followkit.train import run
-        from followkit.train.config import TrainConfig
 
-        values: dict = load_yaml(config) if config else {}
-        cli = {"method": method, "data": data, "out": out, "model": model, "sft_weight": sft_weight}
-        values.update({k: v for k, v in cli.items() if v is not None})
-        # mix= may repeat (unlike other keys): gather every mix source from mix= and --mix.
-        mixes = list(mix or []) + [o.partition("=")[2] for o in overrides or [] if o.startswith("mix=")]
-        mixes = [m for m in mixes if m.strip()]  # `mix=` with no value (a pipeline's empty variable): none
-        apply_overrides(values, [o for o in overrides or [] if not o.startswith("mix=")])
-        if mixes:
-            values["mix"] = mixes
-        try:
-            settings = TrainConfig.model_validate(values)
-        except ValidationError as exc:
-            raise InputError.from_validation(exc, path=config or "command line") from None
         check_data(settings)  # every record, before OUT/config.yaml is written or a model loads
         typer.echo("effective config:\n" + yaml.safe_dump(settings.model_dump(), sort_keys=False).rstrip())
         summary = run(settings, resume=resume)
         typer.echo(
             f"trained {summary['items']} items for {summary['global_step']} steps "
-            f"(loss {summary['train_loss']:.4f}); output in {out}"
+            f"(loss {summary['train_loss']:.4f}); output in {settings.out}"
         )
 
 

@@ -13,9 +13,10 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from followkit.backends.base import Backend, Chat, SamplingParams
 from followkit.errors import BackendError, InputError
@@ -23,6 +24,7 @@ from followkit.evaluate.base import Benchmark, EvalItem
 from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
 from followkit.io import AppendLog, file_sha256, text_sha256, write_json, write_jsonl
 from followkit.manifest import versions
+from followkit.options import cli
 from followkit.progress import stage_progress
 from followkit.stats import Metric
 
@@ -50,30 +52,58 @@ FINGERPRINT_FIELDS = (
 """Config fields that change a sample: an output folder with samples of other values is refused."""
 
 
-@dataclass
-class EvalConfig:
-    """Everything `followkit eval` needs; one field per flag."""
+class EvalConfig(BaseModel):
+    """Settings of `followkit eval`; each is also a flag (followkit.options)."""
 
-    benchmark: str
-    model: str = "embedded"
-    base_url: str | None = None
-    limit: int | None = None
-    system_prompt: str | None = None
-    judge: str | None = None
-    judge_base_url: str | None = None
-    judge_template: str | None = None
-    max_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
-    batch_size: int | None = None
-    dtype: str | None = None  # local engines: float32, bfloat16, or auto (bfloat16 where the hardware has it)
-    cache: bool = True
-    refresh_cache: bool = False
-    out: str | None = None
-    semantics: str = "reference"  # rule checkers: the benchmark authors' reading, or "corrected"
+    model_config = ConfigDict(extra="forbid")
 
-    def __post_init__(self) -> None:
+    benchmark: str = Field(
+        description="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench, kcif, cfbench, complexbench "
+        "or complexbench-en",
+        json_schema_extra=cli("--benchmark", "-b"),
+    )
+    model: str = Field(
+        "embedded",
+        description="embedded | hf:PATH | openai:NAME | vllm:PATH",
+        json_schema_extra=cli("--model", "-m"),
+    )
+    base_url: str | None = Field(
+        None, description="Server URL for openai:NAME (e.g. http://127.0.0.1:8000/v1)"
+    )
+    limit: int | None = Field(None, description="Evaluate only the first N items")
+    system_prompt: str | None = Field(None, description="System prompt TEXT, or @FILE to read it")
+    judge: str | None = Field(
+        None, description="Judge model spec, for judged benchmarks (trace, cfbench, complexbench)"
+    )
+    judge_base_url: str | None = Field(None, description="Server URL for an openai:NAME judge")
+    judge_template: str | None = Field(None, description="Judge prompt: en, zh or a template file")
+    max_tokens: int = Field(512, description="Most tokens per response")
+    temperature: float = Field(0.0, description="Sampling temperature; 0 is greedy")
+    top_p: float = Field(1.0, description="Nucleus sampling mass (with temperature > 0)")
+    seed: int = Field(0, description="Sampling seed (part of the cache key)")
+    batch_size: int | None = Field(
+        None, description="Prompts per backend call (default: 64 local, openai 64, vllm 256)"
+    )
+    dtype: str | None = Field(
+        None,
+        description="Local engines: float32 (CPU default), bfloat16, float16, or auto (bfloat16 on a GPU "
+        "or a CPU with native bfloat16, else float32)",
+    )
+    cache: bool = Field(True, description="Read and write the request cache")
+    refresh_cache: bool = Field(False, description="Ignore cached answers, store new ones")
+    out: str | None = Field(
+        None,
+        description="Output folder (default runs/eval/BENCH/MODEL)",
+        json_schema_extra=cli("--out", "-o"),
+    )
+    semantics: str = Field(
+        "reference",
+        description="reference: score as the benchmark's authors' code does; corrected: followkit's "
+        "reading where they differ (docs/deviations.md)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> EvalConfig:
         from followkit.constraints.registry import SEMANTICS
 
         if self.semantics not in SEMANTICS:
@@ -96,6 +126,7 @@ class EvalConfig:
             )
         if self.judge_base_url and not self.judge:
             raise InputError("--judge-base-url needs --judge MODEL")
+        return self
 
 
 def read_text_arg(value: str | None) -> str | None:
@@ -211,7 +242,7 @@ def run_eval(
     items = items_all[: cfg.limit] if cfg.limit else items_all
     out = Path(cfg.out) if cfg.out else default_out(name, cfg.model)
     fingerprint = {
-        **asdict(cfg),
+        **cfg.model_dump(),
         "benchmark_name": name,
         "system_prompt": system_prompt,
         "data_sha256": data_sha,
@@ -306,7 +337,7 @@ def run_eval(
                 for t, rows in breakdowns.items()
             }
         },
-        "config": {**asdict(cfg), "system_prompt": system_prompt, "sampling": params.to_dict()},
+        "config": {**cfg.model_dump(), "system_prompt": system_prompt, "sampling": params.to_dict()},
         "versions": versions(),
         "model": backend.model_id,
         "model_info": backend.describe(),

@@ -63,6 +63,7 @@ from followkit.backends.base import Backend, Chat, SamplingParams
 from followkit.errors import InputError
 from followkit.evaluate.base import Benchmark, EvalItem
 from followkit.optimize.corpus import Component
+from followkit.options import cli
 
 OPS_BEAM = ("add", "delete", "swap", "rephrase")
 OPS_GA = ("crossover", "merge", "add", "delete", "swap", "rephrase")
@@ -102,6 +103,16 @@ class SprigConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    model: str = Field(
+        "embedded",
+        description="The model to tune for: embedded | hf:PATH | openai:NAME | vllm:PATH",
+        json_schema_extra=cli("--model", "-m"),
+    )
+    benchmark: str = Field(
+        "followkit-bench",
+        description="NAME[:PATH] of the benchmark that scores candidates",
+        json_schema_extra=cli("--benchmark", "-b"),
+    )
     algorithm: Literal["beam", "ga"] = Field("beam", description="beam search or the genetic variant")
     beam: int = Field(10, ge=1, description="beam width (population size for ga)")
     rounds: int = Field(3, ge=1, description="search rounds (generations for ga)")
@@ -112,7 +123,11 @@ class SprigConfig(BaseModel):
     n_rephrase: int = Field(1, ge=0, description="rephrase-children per beam member per round")
     max_components: int = Field(10, ge=1, description="longest prompt, in components")
     ucb_c: float = Field(1.0, ge=0, description="weight of the UCB exploration term")
-    train: int = Field(20, ge=1, description="training items each round's candidates are scored on")
+    train: int = Field(
+        20,
+        ge=1,
+        description="training items: each round's candidates are scored on a fresh sample of this many",
+    )
     train_pool: int | None = Field(
         None, ge=1, description="items the training sample is re-drawn from each round (default: 2 x train)"
     )
@@ -125,11 +140,23 @@ class SprigConfig(BaseModel):
         None,
         description="benchmark metric to maximise (default: inst_level_strict_acc where reported, else its first)",
     )
+    components: list[str] = Field(
+        default_factory=list, description="Extra components JSONL ({id, category, lang, text}), repeatable"
+    )
+    lang: Literal["en", "zh", "all"] = Field("all", description="Components to use")
+    rephrase_model: str | None = Field(None, description="Model that rephrases components (default: --model)")
+    judge: str | None = Field(None, description="Judge model spec, for judged benchmarks (trace)")
+    base_url: str | None = Field(None, description="Server URL for openai:NAME models")
+    cache: bool = Field(True, description="Read and write the request cache")
+    refresh_cache: bool = Field(False, description="Ignore cached answers, store new ones")
+    out: str = Field("runs/sprig", description="Output folder", json_schema_extra=cli("--out", "-o"))
 
     @model_validator(mode="after")
     def _check(self) -> SprigConfig:
         if self.n_add + self.n_delete + self.n_swap + self.n_rephrase == 0:
             raise ValueError("at least one edit operation needs a count above 0")
+        if self.refresh_cache and not self.cache:
+            raise ValueError("--refresh-cache and --no-cache cannot be combined")
         if self.train_pool is not None and self.train_pool < self.train:
             raise ValueError(f"train_pool ({self.train_pool}) must be at least train ({self.train})")
         return self

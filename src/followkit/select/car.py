@@ -35,9 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from followkit.backends.base import Backend, Chat
 from followkit.errors import InputError
 from followkit.io import text_sha256
+from followkit.options import cli
 from followkit.records import TeacherRow, iter_records
 from followkit.select.rewards import Reward, RewardInput
 
@@ -56,6 +59,50 @@ reported for a sweep of beta (BETA_SWEEP) so the choice can be checked on one's 
 """
 
 BETA_SWEEP: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+class CarConfig(BaseModel):
+    """Settings of `followkit car`; each is also a flag (followkit.options)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    teacher: list[str] = Field(
+        description="NAME=FILE or NAME=FILE@MODEL_SPEC, repeated: a JSONL of one teacher's responses "
+        "(id, messages or prompt, response; constraints for --reward verifier)",
+        min_length=1,
+        json_schema_extra=cli("--teacher", "-t"),
+    )
+    student: str = Field(
+        "embedded",
+        description="The student: embedded | hf:PATH | openai:NAME | vllm:PATH",
+        json_schema_extra=cli("--student", "-s"),
+    )
+    reward: str = Field(
+        "verifier", description="verifier | judge:MODEL | rm:PATH", json_schema_extra=cli("--reward", "-r")
+    )
+    beta: float = Field(DEFAULT_BETA, ge=0.0, description="CAR = r / (1 + beta * L)")
+    validation: list[str] = Field(
+        default_factory=list,
+        description="SCORES.json ({teacher: downstream score or winrate.json path}) or NAME=winrate.json, "
+        "repeated: report Spearman rho of each metric's ranking",
+        json_schema_extra=cli("--validate"),
+    )
+    base_url: str | None = Field(None, description="Server URL for an openai:NAME student")
+    judge_base_url: str | None = Field(None, description="Server URL for an openai:NAME judge")
+    cache: bool = Field(True, description="Read and write the request cache")
+    refresh_cache: bool = Field(False, description="Ignore cached results, store new ones")
+    out: str = Field(
+        "runs/car",
+        description="Output folder (car.json, responses.jsonl)",
+        json_schema_extra=cli("--out", "-o"),
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CarConfig:
+        if self.refresh_cache and not self.cache:
+            raise ValueError("--refresh-cache and --no-cache cannot be combined")
+        return self
+
 
 UNCOND_CHAT: Chat = [{"role": "user", "content": ""}]
 """The context of PPL(y) for IFD: an empty user turn in the student's chat template.
