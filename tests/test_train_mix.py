@@ -121,6 +121,35 @@ def test_bad_general_record_names_file_line_field(tmp_path, rec, where):
     assert str(exc.value).startswith(f"{path}:2: field '{where}': ")
 
 
+def test_general_records_read_through_the_record_layer(tmp_path):
+    from followkit.records import GeneralRecord
+
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "Q?"},
+                {"role": "assistant", "content": "A.", "name": "x"},
+            ]
+        },
+        {**_general(1)[0], "id": "same"},
+        {"id": "same", "conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Yo."}]},
+    ]
+    path = _write(tmp_path / "g.jsonl", rows)
+    got = read_general(parse_mix_spec(f"{path}:1"))
+    # rows may lack ids (keyed by line) and repeat them; a turn's extra keys are kept
+    assert [key for key, _, _ in got] == ["line1", "same", "same"]
+    assert got[0][2] == [{"role": "assistant", "content": "A.", "name": "x"}]
+    assert got[2][1:] == ([{"role": "user", "content": "Hi?"}], [{"role": "assistant", "content": "Yo."}])
+    row = GeneralRecord.model_validate(rows[2])
+    assert (
+        row.messages[-1] == {"role": "assistant", "content": "Yo."} and "conversations" not in row.model_extra
+    )
+    empty = tmp_path / "e.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"e\.jsonl: no GeneralRecord records \(empty file\)"):
+        read_general(parse_mix_spec(f"{empty}:1"))
+
+
 def test_builtin_sets_are_readable():
     assert len(read_general(parse_mix_spec("builtin:general:1"))) >= 60
     assert set(BUILTIN_MIX) == {"builtin:general"}

@@ -423,3 +423,33 @@ def test_summarize_counts_ties_as_half():
     s = summarize(recs, bootstrap=0)
     assert s["win_rate"] == 0.5 and s["discrete_win_rate"] == 0.5
     assert s["lc_win_rate"] == pytest.approx(0.5, abs=1e-3)  # equal lengths: LC equals the raw rate
+
+
+def test_read_difficulty_goes_through_the_record_layer(tmp_path):
+    from followkit.records import DifficultyRow
+    from followkit.winrate import read_difficulty
+
+    plain = _write(tmp_path / "plain.jsonl", [{"id": "p0", "difficulty": 0.2}, {"id": 7, "difficulty": 1}])
+    judged = _write(
+        tmp_path / "judged.jsonl",
+        [{"id": "p0", "preference": 0.4, "orders": []}, {"id": 7, "preference": None}],
+    )
+    # p0: mean of 0.2 and 1 - 0.4; id 7 read as "7"; a null preference gives no value
+    assert read_difficulty([str(plain), str(judged)]) == pytest.approx({"p0": 0.4, "7": 1.0})
+    assert DifficultyRow.model_validate({"id": "a", "preference": 0.25}).difficulty == 0.75
+    for rows, where in [
+        ([{"difficulty": 0.1}], "1: field 'id': missing"),
+        ([{"id": "a", "score": 1}], "1: field 'difficulty': expected 'difficulty' or 'preference'"),
+        ([{"id": "a", "difficulty": None}], "1: field 'difficulty': expected a finite number, got None"),
+        ([{"id": "a", "difficulty": True}], "1: field 'difficulty': expected a finite number, got True"),
+        ([{"id": "a", "preference": "x"}], "1: field 'preference': expected a finite number, got 'x'"),
+        ([{"id": "a", "difficulty": 0.1}, {"id": "a", "difficulty": 0.2}], "2: field 'id': duplicate id 'a'"),
+    ]:
+        bad = _write(tmp_path / "bad.jsonl", rows)
+        with pytest.raises(InputError) as exc:
+            read_difficulty([str(bad)])
+        assert str(exc.value).startswith(f"{bad}:{where}")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match=r"empty\.jsonl: no DifficultyRow records \(empty file\)"):
+        read_difficulty([str(empty)])

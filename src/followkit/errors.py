@@ -63,7 +63,24 @@ def first_error(exc: Exception) -> tuple[str | None, str]:
     (`constraints[0].id`, `kwargs[0]`).
     """
     err = exc.errors()[0]  # type: ignore[attr-defined]
+    if err.get("type") == FIELD_ERROR:  # a model-level check that names its field (field_error)
+        return err["ctx"]["field"], str(err["ctx"]["why"])
     return field_path(err.get("loc", ())), str(err["msg"])
+
+
+FIELD_ERROR = "field_error"
+"""The pydantic error type of `field_error`: a whole-record check that names the field at fault."""
+
+
+def field_error(field: str, why: str) -> Exception:
+    """The error a model validator raises to blame one field: read back as "field 'FIELD': WHY".
+
+    A `model_validator` error has no location of its own; this one carries the field path, so a
+    record that checks several fields together still gets a file:line:field message.
+    """
+    from pydantic_core import PydanticCustomError
+
+    return PydanticCustomError(FIELD_ERROR, "{why}", {"field": field, "why": why})
 
 
 def field_path(loc: tuple | list) -> str | None:

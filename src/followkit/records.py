@@ -12,6 +12,8 @@ writes it and the stages that read it:
     SFTRecord       synth pairs --format sft -> train --method sft
     EvalSample      eval                     -> report, compare
     TeacherSet      one teacher's responses  -> car
+    DifficultyRow   {id, difficulty} or winrate's judgments.jsonl -> winrate --difficulty
+    GeneralRecord   a ShareGPT or messages conversation -> train mix=FILE:RATIO
 
 `read(path, Type)` checks every line (file:line:field errors), rejects duplicate ids (naming both
 lines) and an empty file; `write(path, records)` writes atomically. Rows in another project's
@@ -21,14 +23,15 @@ shape (IFEval, IFBench, TRACE, a bare prompt or messages, TRL conversational) co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from followkit.errors import InputError
+from followkit.errors import InputError, field_error
 from followkit.schema import (
     Constraint,
     Instruction,
@@ -43,9 +46,12 @@ from followkit.schema import (
 __all__ = [
     "ADAPTERS",
     "RECORD_TYPES",
+    "SHAREGPT_ROLES",
     "ConstrainedResponse",
     "Constraint",
+    "DifficultyRow",
     "EvalSample",
+    "GeneralRecord",
     "IOPOGroup",
     "Instruction",
     "PreferencePair",
@@ -159,6 +165,135 @@ class TeacherSet(BaseModel):
     def read(cls, name: str, path: str | Path) -> TeacherSet:
         """A teacher's file in any shape `adapt` knows, checked row by row."""
         return cls(name=name, path=str(path), rows=read(path, TeacherRow, shape="auto"))
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+class DifficultyRow(BaseModel):
+    """One instruction's difficulty for `winrate --difficulty`: {id, difficulty}, or a judgments.jsonl row {id, preference}.
+
+    From a judgment, difficulty = 1 - preference (instructions where other models lose are hard);
+    a null preference (a pair judged in one order only) gives None: no value from that row.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    difficulty: float | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preference(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if data.get("id") is None:
+            raise field_error("id", "missing")
+        out = {**data, "id": str(data["id"])}
+        if "difficulty" in data:
+            value, field = data["difficulty"], "difficulty"
+        elif "preference" in data:
+            if data["preference"] is None:
+                return {**out, "difficulty": None}
+            value, field = data["preference"], "preference"
+        else:
+            raise field_error("difficulty", "expected 'difficulty' or 'preference'")
+        if not _finite(value):
+            raise field_error(field, f"expected a finite number, got {value!r}")
+        return {**out, "difficulty": float(value) if field == "difficulty" else 1.0 - float(value)}
+
+
+SHAREGPT_ROLES: dict[str, str] = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+}
+"""ShareGPT speaker names -> chat roles."""
+
+
+def _sharegpt_messages(turns: Any) -> list[dict[str, Any]]:
+    """ShareGPT turns [{from, value}] as chat messages; field_error naming the turn at fault."""
+    if not isinstance(turns, list) or not turns:
+        raise field_error("conversations", "expected a non-empty list of turns")
+    msgs = []
+    for i, turn in enumerate(turns):
+        where = f"conversations[{i}]"
+        if not isinstance(turn, dict):
+            raise field_error(where, "expected {'from': ..., 'value': ...}")
+        role = SHAREGPT_ROLES.get(turn.get("from"))  # type: ignore[arg-type]
+        if role is None:
+            raise field_error(
+                f"{where}.from",
+                f"unknown speaker {turn.get('from')!r}; expected one of {', '.join(SHAREGPT_ROLES)}",
+            )
+        value = turn.get("value")
+        if not isinstance(value, str):
+            raise field_error(f"{where}.value", f"expected a string, got {type(value).__name__}")
+        msgs.append({"role": role, "content": value})
+    return msgs
+
+
+def _chat_messages(msgs: Any) -> list[dict[str, Any]]:
+    """A messages list, checked turn by turn (extra keys of a turn are kept as written)."""
+    if not isinstance(msgs, list) or not msgs:
+        raise field_error("messages", "expected a non-empty list of messages")
+    for i, msg in enumerate(msgs):
+        if not isinstance(msg, dict) or msg.get("role") not in ("system", "user", "assistant"):
+            raise field_error(
+                f"messages[{i}].role", "expected {'role': 'system'|'user'|'assistant', 'content': ...}"
+            )
+        content = msg.get("content")
+        if not isinstance(content, str):
+            raise field_error(f"messages[{i}].content", f"expected a string, got {type(content).__name__}")
+    return msgs
+
+
+class GeneralRecord(BaseModel):
+    """A general conversation mixed into training: ShareGPT {conversations: [{from, value}]} or {messages}.
+
+    The last turn must be the assistant's (a non-empty response) after at least one prompt turn;
+    a ShareGPT record is read as the same messages. The id is optional (general data often has none).
+    """
+
+    model_config = ConfigDict(extra="allow")
+    id: str | None = None
+    messages: list[dict[str, Any]]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _conversation(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "conversations" in data:
+            name, msgs = "conversations", _sharegpt_messages(data["conversations"])
+        elif "messages" in data:
+            name, msgs = "messages", _chat_messages(data["messages"])
+        else:
+            raise field_error(
+                "conversations", "missing: a general record needs 'conversations' (ShareGPT) or 'messages'"
+            )
+        last = f"{name}[{len(msgs) - 1}]"
+        if len(msgs) < 2 or msgs[-1]["role"] != "assistant":
+            raise field_error(last, "the last turn must be the assistant's, after a prompt")
+        if not msgs[-1]["content"].strip():
+            raise field_error(last, "empty response")
+        out = {k: v for k, v in data.items() if k != "conversations"}
+        out["messages"] = msgs
+        if out.get("id") is not None:
+            out["id"] = str(out["id"])
+        return out
+
+    @property
+    def prompt(self) -> list[dict[str, Any]]:
+        """Every turn before the response."""
+        return self.messages[:-1]
+
+    @property
+    def response(self) -> list[dict[str, Any]]:
+        """The final assistant turn, as a one-message list."""
+        return self.messages[-1:]
 
 
 RECORD_TYPES: dict[str, type[BaseModel]] = {

@@ -22,7 +22,6 @@ with d_x = 0; its standard error is a seeded bootstrap over pairs.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from followkit.backends.base import Backend, SamplingParams
 from followkit.errors import InputError
-from followkit.io import iter_jsonl, text_sha256, write_json, write_jsonl
-from followkit.records import iter_records
+from followkit.io import text_sha256, write_json, write_jsonl
+from followkit.records import DifficultyRow, iter_records, read
 from followkit.stats import Metric, mean_metric
 
 SEPARATION_WARNING = 10.0
@@ -327,25 +326,13 @@ class WinRateConfig:
 
 
 def read_difficulty(paths: list[str]) -> dict[str, float]:
-    """Per-id instruction difficulty: rows {id, difficulty}, or earlier judgments.jsonl rows {id, preference}
-    (difficulty = 1 - mean preference over the files: instructions where other models lose are hard)."""
+    """Per-id instruction difficulty, averaged over the files: each a file of DifficultyRow
+    ({id, difficulty}, or an earlier judgments.jsonl's {id, preference}: 1 - preference)."""
     sums: dict[str, list[float]] = {}
     for path in paths:
-        for line, rec in iter_jsonl(path):
-            rid = rec.get("id")
-            if rid is None:
-                raise InputError("missing", path, line, "id")
-            if "difficulty" in rec:
-                v = rec["difficulty"]
-            elif "preference" in rec:
-                if rec["preference"] is None:
-                    continue
-                v = 1.0 - float(rec["preference"])
-            else:
-                raise InputError("expected 'difficulty' or 'preference'", path, line, "difficulty")
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise InputError(f"expected a finite number, got {v!r}", path, line, "difficulty")
-            sums.setdefault(str(rid), []).append(float(v))
+        for row in read(path, DifficultyRow):
+            if row.difficulty is not None:
+                sums.setdefault(row.id, []).append(row.difficulty)
     return {k: sum(v) / len(v) for k, v in sums.items()}
 
 

@@ -44,20 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from followkit.errors import InputError
-from followkit.io import iter_jsonl
+from followkit.records import GeneralRecord, iter_records, parse_row
 from followkit.train.data import DataStats, Messages, TokenizedItem, tokenize_rows
 
 BUILTIN_MIX: dict[str, str] = {"builtin:general": "data/general/mix_sft.jsonl"}
 """Built-in mix sources: name -> file inside the followkit package."""
-
-SHAREGPT_ROLES: dict[str, str] = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "system": "system",
-}
-"""ShareGPT speaker names -> chat roles."""
 
 
 @dataclass(frozen=True)
@@ -99,81 +90,21 @@ def round_half_up(x: float) -> int:
     return math.floor(x + 0.5 + 1e-9)  # the epsilon absorbs float error such as 0.1 * 35 = 3.5000000000000004
 
 
-def _text(value: Any, path: str, line: int, field: str) -> str:
-    if not isinstance(value, str):
-        raise InputError(f"expected a string, got {type(value).__name__}", path=path, line=line, field=field)
-    return value
-
-
 def parse_general_record(rec: dict, path: str, line: int) -> tuple[Messages, Messages]:
-    """(prompt messages, [the final assistant message]) of a ShareGPT or messages record."""
-    if "conversations" in rec:
-        turns = rec["conversations"]
-        if not isinstance(turns, list) or not turns:
-            raise InputError(
-                "expected a non-empty list of turns", path=path, line=line, field="conversations"
-            )
-        msgs = []
-        for i, turn in enumerate(turns):
-            where = f"conversations[{i}]"
-            if not isinstance(turn, dict):
-                raise InputError("expected {'from': ..., 'value': ...}", path=path, line=line, field=where)
-            role = SHAREGPT_ROLES.get(turn.get("from"))  # type: ignore[arg-type]
-            if role is None:
-                raise InputError(
-                    f"unknown speaker {turn.get('from')!r}; expected one of {', '.join(SHAREGPT_ROLES)}",
-                    path=path,
-                    line=line,
-                    field=f"{where}.from",
-                )
-            msgs.append({"role": role, "content": _text(turn.get("value"), path, line, f"{where}.value")})
-        name = "conversations"
-    elif "messages" in rec:
-        msgs = rec["messages"]
-        if not isinstance(msgs, list) or not msgs:
-            raise InputError("expected a non-empty list of messages", path=path, line=line, field="messages")
-        for i, msg in enumerate(msgs):
-            if not isinstance(msg, dict) or msg.get("role") not in ("system", "user", "assistant"):
-                raise InputError(
-                    "expected {'role': 'system'|'user'|'assistant', 'content': ...}",
-                    path=path,
-                    line=line,
-                    field=f"messages[{i}].role",
-                )
-            _text(msg.get("content"), path, line, f"messages[{i}].content")
-        name = "messages"
-    else:
-        raise InputError(
-            "missing: a general record needs 'conversations' (ShareGPT) or 'messages'",
-            path=path,
-            line=line,
-            field="conversations",
-        )
-    last = len(msgs) - 1
-    if len(msgs) < 2 or msgs[-1]["role"] != "assistant":
-        raise InputError(
-            "the last turn must be the assistant's, after a prompt",
-            path=path,
-            line=line,
-            field=f"{name}[{last}]",
-        )
-    if not msgs[-1]["content"].strip():
-        raise InputError("empty response", path=path, line=line, field=f"{name}[{last}]")
-    return msgs[:-1], [msgs[-1]]
+    """(prompt messages, [the final assistant message]) of a ShareGPT or messages record (a GeneralRecord)."""
+    row = parse_row(rec, GeneralRecord, path, line)
+    return row.prompt, row.response
 
 
 def read_general(spec: MixSpec) -> list[tuple[str, Messages, Messages]]:
-    """(key, prompt, response) of every record of a mix source; InputError naming file, line and field."""
-    from followkit.io import check_input_file
+    """(key, prompt, response) of every record of a mix source; InputError naming file, line and field.
 
-    check_input_file(spec.path, "JSONL file")
-    records = []
-    for line, rec in iter_jsonl(spec.path):
-        prompt, response = parse_general_record(rec, spec.path, line)
-        records.append((str(rec.get("id", f"line{line}")), prompt, response))
-    if not records:
-        raise InputError("no general records (empty file)", path=spec.path)
-    return records
+    Ids are optional and may repeat (a record without one is keyed by its line).
+    """
+    return [
+        (row.id if row.id is not None else f"line{line}", row.prompt, row.response)
+        for line, row in iter_records(spec.path, GeneralRecord, unique=False)
+    ]
 
 
 def draw(pool: int, n: int, rng: random.Random) -> list[int]:
