@@ -16,9 +16,9 @@ import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from followkit.config import apply_overrides, load_yaml
 from followkit.errors import InputError, first_error
@@ -26,6 +26,15 @@ from followkit.errors import InputError, first_error
 M = TypeVar("M", bound=BaseModel)
 
 _PANEL = "Config file and overrides"
+
+Cache = Annotated[bool, Field(description="Read and write the request cache")]
+"""The `cache` setting of every command that calls models (--cache / --no-cache)."""
+RefreshCache = Annotated[bool, Field(description="Ignore cached answers, store new ones")]
+"""The `refresh_cache` setting of every command that calls models."""
+MODEL_SPEC = "embedded | hf:PATH | openai:NAME (with --base-url) | vllm:PATH"
+"""How a model is named on the command line (followkit.backends.parse_spec)."""
+ROLE_SPEC = MODEL_SPEC + " | auto:CAR_JSON (the best teacher of `followkit car`)"
+"""A synthesis role's model: any spec, or CAR's best teacher."""
 
 
 def cli(*flags: str, argument: bool = False, hidden: bool = False, metavar: str | None = None) -> dict:

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from followkit.errors import InputError
+from followkit.options import cli
 from followkit.schema import Instruction, render_prompt
 from followkit.synth.seeds import LANGUAGES, SeedTask, load_seeds
 
@@ -99,17 +100,31 @@ class ComposeConfig(BaseModel):
     """Settings of `followkit synth compose`."""
 
     model_config = ConfigDict(extra="forbid")
-    n: int = Field(200, ge=1, description="number of instructions")
-    seed: int = Field(0, description="random seed; instruction i depends only on (seed, i)")
-    seeds: str | None = Field(None, description="seed-task file (JSONL or text), or 'builtin' / 'heldout'")
-    languages: list[str] = Field(default_factory=lambda: list(LANGUAGES), description="seed languages kept")
-    k: str = Field("trace", description="constraints per instruction: trace, uniform:A-B, fixed:K, K:W,...")
-    include: list[str] = Field(default_factory=list, description="only constraint ids with these prefixes")
-    repairable: bool = Field(False, description="only ids the rule teacher can repair (docs/repairs.md)")
-    exclude: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_EXCLUDE), description="drop constraint ids with these prefixes"
+    n: int = Field(200, ge=1, description="Number of instructions")
+    seed: int = Field(0, description="Random seed; instruction i depends only on (seed, i)")
+    seeds: str | None = Field(
+        None, description="Seed-task file (JSONL or text), or builtin / heldout (default: builtin)"
     )
-    id_prefix: str | None = Field(None, description="instruction id prefix (default 'fk<seed>')")
+    languages: list[str] = Field(
+        default_factory=lambda: list(LANGUAGES),
+        description="Keep seeds in this language (repeatable)",
+        json_schema_extra=cli("--language"),
+    )
+    k: str = Field(
+        "trace", description="Constraints per instruction: trace | uniform:A-B | fixed:K | K:W,..."
+    )
+    include: list[str] = Field(
+        default_factory=list, description="Only constraint ids with this prefix (repeatable)"
+    )
+    repairable: bool = Field(
+        False,
+        description="Only ids the rule teacher repairs (for `synth refine --teacher rules`; docs/repairs.md)",
+    )
+    exclude: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXCLUDE),
+        description="Drop constraint ids with this prefix (repeatable)",
+    )
+    id_prefix: str | None = Field(None, description="Instruction id prefix (default: fk<seed>)")
 
     @field_validator("k")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from followkit.constraints import taxonomy
+from followkit.options import ROLE_SPEC, Cache, RefreshCache, cli
 from followkit.schema import Constraint, Instruction, render_prompt
 from followkit.synth.common import (
     Failures,
@@ -114,21 +115,29 @@ class ExpandConfig(BaseModel):
     """Settings of `followkit synth expand`."""
 
     model_config = ConfigDict(extra="forbid")
-    n: int = Field(50, ge=1, description="number of instructions to expand")
-    seed: int = Field(0, description="random seed (seed task, k and dimensions of item i)")
-    seeds: str | None = Field(None, description="seed-task file, or 'builtin' / 'heldout'")
-    languages: list[str] = Field(default_factory=lambda: list(LANGUAGES))
-    k: str = Field("trace", description="constraints requested per instruction (distribution)")
-    model: str = Field("embedded", description="backend spec of the model that expands")
-    base_url: str | None = None
-    max_tokens: int = Field(512, ge=16)
-    batch_size: int = Field(16, ge=1)
-    id_prefix: str | None = None
-    template_expand: str = "synth_expand"
-    template_structure: str = "synth_structure"
-    template_qc: str = "synth_qc"
-    cache: bool = True
-    refresh_cache: bool = False
+    n: int = Field(50, ge=1, description="Number of instructions to expand")
+    seed: int = Field(0, description="Random seed (seed task, k and dimensions of item i)")
+    seeds: str | None = Field(None, description="Seed-task file, or builtin / heldout (default: builtin)")
+    languages: list[str] = Field(
+        default_factory=lambda: list(LANGUAGES),
+        description="Keep seeds in this language (repeatable)",
+        json_schema_extra=cli("--language"),
+    )
+    k: str = Field(
+        "trace", description="Constraints asked for per instruction (distribution, as synth compose --k)"
+    )
+    model: str = Field(
+        "embedded", description="The model that expands: " + ROLE_SPEC, json_schema_extra=cli("--model", "-m")
+    )
+    base_url: str | None = Field(None, description="Server URL for openai:NAME")
+    max_tokens: int = Field(512, ge=16, description="Most tokens per model reply")
+    batch_size: int = Field(16, ge=1, description="Prompts per model call")
+    id_prefix: str | None = Field(None, description="Instruction id prefix")
+    template_expand: str = Field("synth_expand", description="Prompt template of the expand step")
+    template_structure: str = Field("synth_structure", description="Prompt template of the structure step")
+    template_qc: str = Field("synth_qc", description="Prompt template of the quality check")
+    cache: Cache = True
+    refresh_cache: RefreshCache = False
 
 
 def expansion_plan(seeds: list[SeedTask], i: int, seed: int, kdist: KDist) -> tuple[SeedTask, list[str]]:

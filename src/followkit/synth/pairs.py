@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.errors import InputError
+from followkit.options import ROLE_SPEC, Cache, RefreshCache, cli
 from followkit.schema import Constraint, render_prompt
 from followkit.synth.common import (
     Failures,
@@ -47,35 +48,40 @@ class PairsConfig(BaseModel):
     """Settings of `followkit synth pairs`."""
 
     model_config = ConfigDict(extra="forbid")
-    format: Literal["dpo", "iopo", "sft"] = "dpo"
-    responses: str | None = Field(
-        None, description="Response JSONL with verdicts (default OUT/responses.jsonl)"
+    format: Literal["dpo", "iopo", "sft"] = Field(
+        "dpo", description="What to write", json_schema_extra=cli("--format", "-f")
     )
-    mode: Literal["strict", "loose"] = Field("strict", description="which verdicts decide pass / fail")
-    seed: int = 0
+    responses: str | None = Field(None, description="Responses with verdicts (default: OUT/responses.jsonl)")
+    mode: Literal["strict", "loose"] = Field("strict", description="Which verdicts decide pass / fail")
+    seed: int = Field(0, description="Seed")
     # iopo only
     operators: list[Literal["modify", "add", "delete_add", "rewrite"]] = Field(
         default_factory=lambda: list(DEFAULT_OPERATORS),
-        description="x1 -> x2 edits tried (in a random order per instruction)",
+        description="iopo: x1 -> x2 edits tried (in a random order per instruction; repeatable)",
+        json_schema_extra=cli("--operator"),
     )
-    student: str = Field("embedded", description="backend that samples y2 for x2")
-    teacher: str = Field("embedded", description="backend that rewrites judged constraints")
-    judge: str = Field("embedded", description="judge backend (judged constraints only)")
-    base_url: str | None = None
-    n: int = Field(4, ge=1, description="y2 samples drawn per x2")
-    temperature: float = Field(0.8, ge=0.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    max_tokens: int = Field(512, ge=1)
-    batch_size: int = Field(16, ge=1)
-    add_tries: int = Field(12, ge=1, description="draws tried to find an added constraint y1 fails")
+    student: str = Field(
+        "embedded",
+        description="iopo: samples y2 for x2: " + ROLE_SPEC,
+        json_schema_extra=cli("--student", "--model"),
+    )
+    teacher: str = Field("embedded", description="iopo: rewrites judged constraints: " + ROLE_SPEC)
+    judge: str = Field("embedded", description="Judge for judged constraints: " + ROLE_SPEC)
+    base_url: str | None = Field(None, description="Server URL for openai:NAME roles")
+    n: int = Field(4, ge=1, description="iopo: y2 samples drawn per x2")
+    temperature: float = Field(0.8, ge=0.0, description="iopo: y2 sampling temperature")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="iopo: y2 nucleus mass")
+    max_tokens: int = Field(512, ge=1, description="iopo: most tokens per y2")
+    batch_size: int = Field(16, ge=1, description="Prompts per model call")
+    add_tries: int = Field(12, ge=1, description="iopo: draws tried to find an added constraint y1 fails")
     y2: Literal["sample", "repair"] = Field(
         "sample",
         description="iopo: 'sample' y2 from the student for x2, or 'repair' (the rule teacher fixes "
         "the student's answer for x2: offline, several groups per instruction)",
     )
     groups_per_instruction: int = Field(4, ge=1, description="iopo --y2 repair: most groups per instruction")
-    cache: bool = True
-    refresh_cache: bool = False
+    cache: Cache = True
+    refresh_cache: RefreshCache = False
 
 
 def group_responses(recs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

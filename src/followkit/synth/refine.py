@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.errors import InputError
+from followkit.options import ROLE_SPEC, Cache, RefreshCache
 from followkit.schema import Constraint
 from followkit.synth.common import (
     Failures,
@@ -42,28 +43,29 @@ class RefineConfig(BaseModel):
     """Settings of `followkit synth refine`."""
 
     model_config = ConfigDict(extra="forbid")
-    responses: str | None = Field(None, description="student Response JSONL (default OUT/responses.jsonl)")
-    student: str = Field("embedded", description="student backend, used only when no responses exist yet")
+    responses: str | None = Field(None, description="Student responses JSONL (default: OUT/responses.jsonl)")
+    student: str = Field("embedded", description="Student, if no responses exist yet: " + ROLE_SPEC)
     teacher: str = Field(
         "embedded",
-        description="teacher that fixes responses: a backend spec, 'rules' (offline repairs) or 'rules+SPEC'",
+        description="Teacher that fixes responses: 'rules' (offline rule repairs), 'rules+MODEL' (rules, then the "
+        "model for the rest) or a model: " + ROLE_SPEC,
     )
-    judge: str = Field("embedded", description="backend spec of the judge (judged constraints only)")
-    base_url: str | None = None
-    teacher_base_url: str | None = None
-    judge_base_url: str | None = None
-    max_tokens: int = Field(512, ge=1)
-    seed: int = 0
-    per_instruction: int = Field(1, ge=1, description="failing responses refined per instruction")
+    judge: str = Field("embedded", description="Judge for judged constraints: " + ROLE_SPEC)
+    base_url: str | None = Field(None, description="Server URL for openai:NAME roles")
+    teacher_base_url: str | None = Field(None, description="Server URL for the teacher")
+    judge_base_url: str | None = Field(None, description="Server URL for the judge")
+    max_tokens: int = Field(512, ge=1, description="Most tokens per teacher reply")
+    seed: int = Field(0, description="Seed")
+    per_instruction: int = Field(1, ge=1, description="Failing responses refined per instruction")
     keep_passing: bool = Field(
         True,
-        description="also write the student's answers that already follow every constraint as SFT "
+        description="Also write the student's answers that already follow every constraint as SFT "
         "records (instructions without one get their refined answer)",
     )
-    batch_size: int = Field(16, ge=1)
-    template: str = "synth_refine"
-    cache: bool = True
-    refresh_cache: bool = False
+    batch_size: int = Field(16, ge=1, description="Prompts per model call")
+    template: str = Field("synth_refine", description="Prompt template of the teacher")
+    cache: Cache = True
+    refresh_cache: RefreshCache = False
 
 
 def refine_prompt(prompt: str, response: str, constraint_text: str, template: str = "synth_refine") -> str:
