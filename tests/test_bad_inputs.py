@@ -514,3 +514,40 @@ def test_respond_refuses_old_responses_to_a_changed_prompt(tmp_path: Path) -> No
         src.write_bytes(_jsonl(INSTRUCTION))
         run_respond(RespondConfig(n=2, temperature=0.3), tmp_path, student=student, progress=False)
     assert (tmp_path / "responses.jsonl").read_bytes() == before
+
+
+def test_respond_refuses_old_responses_of_another_student(tmp_path: Path) -> None:
+    from followkit.backends.scripted import ScriptedBackend
+    from followkit.errors import InputError
+    from followkit.synth.respond import STUDENT_FINGERPRINT, RespondConfig, run_respond
+
+    src = tmp_path / "instructions.jsonl"
+    src.write_bytes(_jsonl(INSTRUCTION))
+    student = ScriptedBackend(lambda chat, i: f"Hello there friend {i}.", model_id="a")
+    cfg = RespondConfig(n=2, student="hf:org/a")
+    run_respond(cfg, tmp_path, student=student, progress=False)
+    before = (tmp_path / "responses.jsonl").read_bytes()
+    run_respond(cfg, tmp_path, student=student, progress=False)  # the same student resumes
+    assert (tmp_path / "responses.jsonl").read_bytes() == before
+    for other in (
+        cfg.model_copy(update={"student": "hf:org/b"}),
+        cfg.model_copy(update={"base_url": "http://h/v1"}),
+    ):
+        with pytest.raises(
+            InputError, match=r"responses\.jsonl: holds responses of another (student|base_url) "
+        ):
+            run_respond(other, tmp_path, student=student, progress=False)
+    # The same spec, but the loaded student is another model (or the folder predates the
+    # fingerprint): refused at load, before any answer is added.
+    src.write_bytes(_jsonl(INSTRUCTION, {**INSTRUCTION, "id": "i2"}))
+    (tmp_path / STUDENT_FINGERPRINT).unlink()
+    with pytest.raises(InputError, match=r"another student \('scripted:a', not 'scripted:b'\)"):
+        run_respond(cfg, tmp_path, student=ScriptedBackend(student.fn, model_id="b"), progress=False)
+    assert (tmp_path / "responses.jsonl").read_bytes() == before
+    assert not (tmp_path / STUDENT_FINGERPRINT).exists()  # written only once the student is accepted
+    run_respond(cfg, tmp_path, student=student, progress=False)
+    assert (tmp_path / "responses.jsonl").read_bytes().startswith(before)
+    assert json.loads((tmp_path / STUDENT_FINGERPRINT).read_text()) == {
+        "student": "hf:org/a",
+        "base_url": None,
+    }

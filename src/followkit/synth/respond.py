@@ -92,6 +92,12 @@ def record_constraints(rec: dict[str, Any]) -> list[Constraint]:
     return [Constraint.model_validate(c) for c in rec["constraints"]]
 
 
+STUDENT_FINGERPRINT = "respond_fingerprint.json"
+"""OUT file naming the student (spec and base URL, redacted) whose answers responses.jsonl holds,
+written before the first answer: a resume with another student is refused (as `followkit eval`
+refuses with its run_config.json)."""
+
+
 def check_resumable(log: Any, insts: list[Instruction], system: str | None, sampling: dict) -> None:
     """Refuse to resume into responses to other prompts or sampling (ids reused with new prompts).
 
@@ -126,6 +132,62 @@ def check_resumable(log: Any, insts: list[Instruction], system: str | None, samp
                 )
 
 
+def check_student(log: Any, out: Path, student: str, base_url: str | None) -> dict[str, Any] | None:
+    """Refuse to resume into responses of another student spec (or server); record this run's student.
+
+    Compared with OUT/respond_fingerprint.json when responses.jsonl already holds answers. A new
+    folder gets the file now; answers without one (an older followkit) return the fingerprint, to
+    be written once check_student_model has accepted the loaded student.
+    """
+    import json
+
+    from followkit.errors import InputError
+    from followkit.io import write_json
+    from followkit.redact import redact_obj
+
+    fingerprint = redact_obj({"student": student, "base_url": base_url})
+    path = out / STUDENT_FINGERPRINT
+    if not log.done:
+        write_json(path, fingerprint)
+        return None
+    if not path.exists():
+        return fingerprint
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        old = None
+    diff = [k for k in fingerprint if not isinstance(old, dict) or old.get(k) != fingerprint[k]]
+    if diff:
+        raise InputError(
+            f"holds responses of another {' and '.join(diff)} than this run's (student {student!r}): "
+            "pass another --out or delete the file",
+            path=str(log.path),
+        )
+    return None
+
+
+def check_student_model(log: Any, model: str) -> None:
+    """Refuse to add answers of `model` (the loaded student) to responses another model wrote.
+
+    Catches what the spec cannot: a folder from before respond_fingerprint.json, an `auto:` spec
+    that now resolves to another teacher, or a backend passed in by a caller.
+    """
+    from followkit.errors import InputError
+
+    for key, rec in log.done.items():
+        if rec.get("model") is not None and rec["model"] != model:
+            raise InputError(
+                f"holds response '{key}' of another student ({rec['model']!r}, not {model!r}): "
+                "pass another --out or delete the file",
+                path=str(log.path),
+            )
+
+
+def student_model(backend: Any, spec: str) -> str:
+    """The `model` a Response record names: kind:model_id of the loaded backend, else the spec."""
+    return f"{backend.kind}:{backend.model_id}" if getattr(backend, "model_id", "") else spec
+
+
 class LazyBackend:
     """A role's backend, loaded on first use (a judge is only needed for judged constraints)."""
 
@@ -151,7 +213,7 @@ def run_respond(
 ) -> dict[str, Any]:
     """Write OUT/responses.jsonl (appending, resumable), failures and manifest.json."""
     from followkit.backends.base import SamplingParams
-    from followkit.io import AppendLog
+    from followkit.io import AppendLog, write_json
     from followkit.progress import stage_progress
     from followkit.synth.common import write_stage_manifest
 
@@ -184,10 +246,17 @@ def run_respond(
         stage_progress("respond", len(insts), progress) as bar,
     ):
         check_resumable(log, insts, cfg.system, params.to_dict())
+        pending = check_student(log, out, cfg.student, cfg.base_url)
         todo = [i for i in insts if any(response_key(i.id, s) not in log for s in range(cfg.n))]
         bar.advance(len(insts) - len(todo), cached=len(insts) - len(todo))
+        model = None
         for batch in chunks(todo, cfg.batch_size):
             backend = student_role()
+            if model is None:
+                model = student_model(backend, cfg.student)
+                check_student_model(log, model)
+                if pending is not None:
+                    write_json(out / STUDENT_FINGERPRINT, pending)
             chats = [user_chat(i.prompt, cfg.system) for i in batch]
             comps = backend.complete(chats, params)
             jobs: list[tuple[Instruction, int, str, list[dict[str, str]]]] = []
@@ -206,11 +275,6 @@ def run_respond(
                     jobs.append((inst, s, text, chat))
             verdicts = verdicts_for(
                 [VerdictJob(inst.prompt, inst.constraints, text) for inst, _, text, _ in jobs], judge_role
-            )
-            model = (
-                f"{cfg.student}"
-                if not getattr(backend, "model_id", "")
-                else f"{backend.kind}:{backend.model_id}"
             )
             for (inst, s, text, chat), vs in zip(jobs, verdicts, strict=True):
                 log.append(response_record(inst, s, text, chat, model, params.to_dict(), vs))
