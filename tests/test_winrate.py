@@ -120,7 +120,8 @@ def test_scripted_judge_end_to_end(tmp_path):
     a, b = _files(tmp_path)
     judge = ScriptedBackend(longer_wins, model_id="length-judge")
     doc = run_winrate(
-        WinRateConfig(a, b, judge="scripted", out=str(tmp_path / "out"), bootstrap=5), backend=judge
+        WinRateConfig(responses=a, baseline=b, judge="scripted", out=str(tmp_path / "out"), bootstrap=5),
+        backend=judge,
     )
     assert judge.calls == 80  # both orders of 40 pairs
     rows = [json.loads(x) for x in (tmp_path / "out" / "judgments.jsonl").read_text().splitlines()]
@@ -154,7 +155,7 @@ def test_scripted_judge_end_to_end(tmp_path):
 def test_lc_end_to_end_with_a_noisy_length_only_judge(tmp_path):
     a, b = _files(tmp_path, n=400, seed=1)
     doc = run_winrate(
-        WinRateConfig(a, b, judge="s", out=str(tmp_path / "o"), bootstrap=20),
+        WinRateConfig(responses=a, baseline=b, judge="s", out=str(tmp_path / "o"), bootstrap=20),
         backend=ScriptedBackend(noisy_length_judge),
     )
     assert doc["win_rate"] > 0.62  # the raw win rate rewards length
@@ -167,13 +168,13 @@ def test_difficulty_from_earlier_judgments(tmp_path):
     a, b = _files(tmp_path, n=30, seed=2)
     first = tmp_path / "o1"
     run_winrate(
-        WinRateConfig(a, b, judge="s", out=str(first), bootstrap=0),
+        WinRateConfig(responses=a, baseline=b, judge="s", out=str(first), bootstrap=0),
         backend=ScriptedBackend(noisy_length_judge),
     )
     doc = run_winrate(
         WinRateConfig(
-            a,
-            b,
+            responses=a,
+            baseline=b,
             judge="s",
             out=str(tmp_path / "o2"),
             bootstrap=0,
@@ -185,14 +186,14 @@ def test_difficulty_from_earlier_judgments(tmp_path):
     bad = _write(tmp_path / "d.jsonl", [{"id": "p0", "difficulty": "hard"}])
     with pytest.raises(InputError, match="d.jsonl:1: field 'difficulty'"):
         run_winrate(
-            WinRateConfig(a, b, judge="s", out=str(tmp_path / "o3"), difficulty=[bad]),
+            WinRateConfig(responses=a, baseline=b, judge="s", out=str(tmp_path / "o3"), difficulty=[bad]),
             ScriptedBackend(longer_wins),
         )
     partial = _write(tmp_path / "p.jsonl", [{"id": "p0", "difficulty": 0.3}])
     judge = ScriptedBackend(longer_wins)
     with pytest.raises(InputError, match="no value for 29 pair"):
         run_winrate(
-            WinRateConfig(a, b, judge="s", out=str(tmp_path / "o4"), difficulty=[partial]),
+            WinRateConfig(responses=a, baseline=b, judge="s", out=str(tmp_path / "o4"), difficulty=[partial]),
             judge,
         )
     assert judge.calls == 0 and not (tmp_path / "o4").exists()  # refused before the first judge call
@@ -201,7 +202,7 @@ def test_difficulty_from_earlier_judgments(tmp_path):
 def test_position_bias_cancels(tmp_path):
     a, b = _files(tmp_path, n=10)
     doc = run_winrate(
-        WinRateConfig(a, b, judge="scripted", out=str(tmp_path / "o"), bootstrap=0),
+        WinRateConfig(responses=a, baseline=b, judge="scripted", out=str(tmp_path / "o"), bootstrap=0),
         backend=ScriptedBackend(lambda chat, i: "[[1]]"),  # always prefers the first position
     )
     assert doc["win_rate"] == 0.5 and doc["discrete_win_rate"] == 0.5
@@ -219,7 +220,8 @@ def test_unparsable_and_failed_judgments_are_recorded_excluded_counted(tmp_path)
         return longer_wins(chat, i)
 
     doc = run_winrate(
-        WinRateConfig(a, b, judge="s", out=str(tmp_path / "o"), bootstrap=0), backend=ScriptedBackend(flaky)
+        WinRateConfig(responses=a, baseline=b, judge="s", out=str(tmp_path / "o"), bootstrap=0),
+        backend=ScriptedBackend(flaky),
     )
     assert doc["n_excluded"] == 2 and doc["n_scored"] == 8 and doc["n_unparsable_judgments"] == 3
     rows = {
@@ -235,10 +237,12 @@ def test_judgments_are_cached(tmp_path):
     inner = ScriptedBackend(longer_wins)
     cache = RequestCache(tmp_path / "cache.sqlite")
     first = run_winrate(
-        WinRateConfig(a, b, judge="s", out=str(tmp_path / "o1"), bootstrap=0), CachedBackend(inner, cache)
+        WinRateConfig(responses=a, baseline=b, judge="s", out=str(tmp_path / "o1"), bootstrap=0),
+        CachedBackend(inner, cache),
     )
     second = run_winrate(
-        WinRateConfig(a, b, judge="s", out=str(tmp_path / "o2"), bootstrap=0), CachedBackend(inner, cache)
+        WinRateConfig(responses=a, baseline=b, judge="s", out=str(tmp_path / "o2"), bootstrap=0),
+        CachedBackend(inner, cache),
     )
     assert inner.calls == 12
     assert first["cache"] == {"cached": 0, "new": 12, "failed": 0}
@@ -317,7 +321,9 @@ def test_a_judge_quoting_the_response_after_its_verdict_does_not_move_the_win_ra
     ]
     a, b = _write(tmp_path / "a.jsonl", rows_a), _write(tmp_path / "b.jsonl", rows_b)
     judge = ScriptedBackend(_baseline_preferring_judge(quote=True, write_marker=write_marker))
-    out = run_winrate(WinRateConfig(a, b, judge="s", out=str(tmp_path / "o"), bootstrap=0), judge)
+    out = run_winrate(
+        WinRateConfig(responses=a, baseline=b, judge="s", out=str(tmp_path / "o"), bootstrap=0), judge
+    )
     if write_marker:
         assert out["win_rate"] == 0.0  # was 0.5: "[[1]]" quoted after "[[2]]" read as the verdict
     else:

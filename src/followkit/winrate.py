@@ -23,7 +23,7 @@ with d_x = 0; its standard error is a seeded bootstrap over pairs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from followkit.backends.base import Backend, SamplingParams
 from followkit.errors import InputError
 from followkit.io import text_sha256, write_json, write_jsonl
+from followkit.options import MODEL_SPEC, Cache, RefreshCache, cli
 from followkit.records import DifficultyRow, iter_records, read
 from followkit.stats import Metric, mean_metric
 
@@ -307,22 +308,35 @@ def length_controlled(
 # --- the whole run ----------------------------------------------------------------------------
 
 
-@dataclass
-class WinRateConfig:
-    """Everything `followkit winrate` needs; one field per flag."""
+class WinRateConfig(BaseModel):
+    """Settings of `followkit winrate`; each is also a flag (followkit.options)."""
 
-    responses: str
-    baseline: str
-    judge: str
-    base_url: str | None = None
-    out: str = "runs/winrate"
-    template: str | None = None
-    difficulty: list[str] = field(default_factory=list)
-    max_tokens: int = 512
-    bootstrap: int = BOOTSTRAP_SAMPLES
-    seed: int = 0
-    cache: bool = True
-    refresh_cache: bool = False
+    model_config = ConfigDict(extra="forbid")
+
+    responses: str = Field(description="The model's responses (JSONL: id, messages|prompt, response)")
+    baseline: str = Field(description="The baseline's responses to the same prompts (JSONL)")
+    judge: str = Field(description="Judge model: " + MODEL_SPEC)
+    base_url: str | None = Field(None, description="Server URL for an openai:NAME judge")
+    out: str = Field(
+        "runs/winrate",
+        description="Output folder for winrate.json and judgments.jsonl",
+        json_schema_extra=cli("--out", "-o"),
+    )
+    template: str | None = Field(
+        None, description="Judge prompt file with {{instruction}}, {{response_1}}, {{response_2}}"
+    )
+    difficulty: list[str] = Field(
+        default_factory=list,
+        description="Instruction difficulty for the LC GLM: JSONL {id, difficulty} or earlier judgments.jsonl "
+        "(repeatable)",
+    )
+    max_tokens: int = Field(512, ge=1, description="Most tokens per judgment")
+    bootstrap: int = Field(
+        BOOTSTRAP_SAMPLES, ge=0, description="Bootstrap resamples for the LC standard error"
+    )
+    seed: int = Field(0, description="Bootstrap seed")
+    cache: Cache = True
+    refresh_cache: RefreshCache = False
 
 
 def read_difficulty(paths: list[str]) -> dict[str, float]:

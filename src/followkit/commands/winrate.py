@@ -6,6 +6,9 @@ from typing import Any
 
 import typer
 
+from followkit.options import config_command
+from followkit.winrate import WinRateConfig
+
 
 def _pct(x: float | None) -> str:
     return "nan" if x is None or x != x else f"{100 * x:.1f}"
@@ -36,56 +39,11 @@ def print_winrate(doc: dict[str, Any], console: Any = None) -> None:
 def register(app: typer.Typer) -> None:
     """Add the `winrate` command."""
 
-    @app.command("winrate")
-    def winrate_cmd(
-        responses: str = typer.Option(
-            ..., "--responses", help="The model's responses (JSONL: id, messages|prompt, response)."
-        ),
-        baseline: str = typer.Option(
-            ..., "--baseline", help="The baseline's responses to the same prompts (JSONL)."
-        ),
-        judge: str = typer.Option(
-            ..., "--judge", help="Judge model spec: embedded | hf:PATH | openai:NAME | vllm:PATH."
-        ),
-        base_url: str = typer.Option(None, "--base-url", help="Server URL for an openai:NAME judge."),
-        out: str = typer.Option(
-            "runs/winrate", "--out", "-o", help="Output folder for winrate.json and judgments.jsonl."
-        ),
-        template: str = typer.Option(
-            None, "--template", help="Judge prompt file with {{instruction}}, {{response_1}}, {{response_2}}."
-        ),
-        difficulty: list[str] = typer.Option(
-            None,
-            "--difficulty",
-            help="Instruction difficulty for the LC GLM: JSONL {id, difficulty} or earlier judgments.jsonl (repeatable).",
-        ),
-        max_tokens: int = typer.Option(512, "--max-tokens", help="Most tokens per judgment."),
-        bootstrap: int = typer.Option(
-            200, "--bootstrap", help="Bootstrap resamples for the LC standard error."
-        ),
-        seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-        no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the request cache."),
-        refresh_cache: bool = typer.Option(
-            False, "--refresh-cache", help="Ignore cached judgments, store new ones."
-        ),
-    ) -> None:
+    @config_command(app, "winrate", WinRateConfig)
+    def winrate_cmd(cfg: WinRateConfig) -> None:
         """Judge each pair in both orders; write win rate, discrete and length-controlled win rates."""
-        from followkit.winrate import WinRateConfig, run_winrate
+        from followkit.winrate import run_winrate
 
-        cfg = WinRateConfig(
-            responses=responses,
-            baseline=baseline,
-            judge=judge,
-            base_url=base_url,
-            out=out,
-            template=template,
-            difficulty=list(difficulty or []),
-            max_tokens=max_tokens,
-            bootstrap=bootstrap,
-            seed=seed,
-            cache=not no_cache,
-            refresh_cache=refresh_cache,
-        )
         doc = run_winrate(cfg)
         print_winrate(doc)
-        typer.echo(f"wrote {out}/winrate.json and {out}/judgments.jsonl")
+        typer.echo(f"wrote {cfg.out}/winrate.json and {cfg.out}/judgments.jsonl")
