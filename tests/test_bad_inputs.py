@@ -401,24 +401,36 @@ def _report_case(tmp: Path, kind: str) -> Path:
         ev.mkdir(parents=True)
         (ev / "results.json").write_text('{"results": {}}\n')
         (rd / "report.md").write_text("# My own notes\n\nNever overwrite me.\n")
+    if kind == "users-html":
+        ev = rd / "eval" / "base"
+        ev.mkdir(parents=True)
+        (ev / "results.json").write_text('{"results": {}}\n')
+        (rd / "report.html").write_text(
+            "<html><head><title>Mine</title></head><body>Never overwrite me.</body></html>\n"
+        )
     return rd
 
 
-@pytest.mark.parametrize("kind", ["missing", "file", "no-results", "users-report"])
+@pytest.mark.parametrize("kind", ["missing", "file", "no-results", "users-report", "users-html"])
 def test_report_refuses(tmp_path: Path, kind: str) -> None:
     target = _report_case(tmp_path, kind)
     watch = target if target.is_dir() else tmp_path
     before = _folder_hash(watch) if watch.exists() else ""
     proc = run_cli(["report", str(target)], tmp_path)
-    names = str(target / "report.md") if kind == "users-report" else str(target)
+    names = {"users-report": str(target / "report.md"), "users-html": str(target / "report.html")}.get(
+        kind, str(target)
+    )
     assert_refused(proc, names, None, watch if watch.exists() else tmp_path, before or _folder_hash(tmp_path))
 
 
-def test_report_recognises_its_own_report() -> None:
-    from followkit.commands.report import REPORT_MARKER, written_by_followkit
+def test_report_recognises_its_own_report(tmp_path: Path) -> None:
+    from followkit.runreport import HTML_MARKER, REPORT_MARKER, written_by_followkit
 
     assert REPORT_MARKER.startswith("<!--")
-    assert written_by_followkit  # the marker check is what lets a rerun replace the file
+    (tmp_path / "report.md").write_text(REPORT_MARKER + "\n# anything\n")
+    (tmp_path / "report.html").write_text(f"<!doctype html><html><head>{HTML_MARKER}</head></html>")
+    # the marker check is what lets a rerun replace the file
+    assert written_by_followkit(tmp_path / "report.md") and written_by_followkit(tmp_path / "report.html")
 
 
 # ------------------------------------------------------------------------------------ writers and secrets

@@ -145,3 +145,42 @@ def test_grpo_reward_curve_is_plotted(run_dir: Path) -> None:
     assert [t.name for t in view.trains] == ["dpo", "grpo"]
     with_reward = plot_training(view)
     assert with_reward and with_reward != without  # a fourth panel: the reward curve
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_users_report_html_is_never_overwritten(run_dir: Path) -> None:
+    from followkit.errors import InputError
+    from followkit.runreport import HTML_MARKER, written_by_followkit
+
+    page = write_report(run_dir)["html"]
+    assert HTML_MARKER in page.read_text()[:300] and written_by_followkit(page)
+    write_report(run_dir)  # followkit's own page is replaced on a rerun
+    (run_dir / "report.md").unlink()
+    page.write_text("<!doctype html><html><head><title>My notes</title></head><body>mine</body></html>\n")
+    before = _files(run_dir)
+    with pytest.raises(InputError) as exc:
+        write_report(run_dir)
+    assert (
+        str(exc.value) == f"{page}: was not written by followkit and is never overwritten: move it away first"
+    )
+    assert _files(run_dir) == before  # report.md not written either: both are checked first
+    # A page from before the marker is recognised by its title; another generator's is not.
+    page.write_text(
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>followkit report: run</title>"
+    )
+    assert written_by_followkit(page)
+    page.write_text("<html><head><meta name='generator' content='Hugo 0.1'></head></html>")
+    assert not written_by_followkit(page)
+
+
+def test_a_users_report_md_stops_the_html_too(run_dir: Path) -> None:
+    from followkit.errors import InputError
+
+    (run_dir / "report.md").write_text("# My own notes\n")
+    before = _files(run_dir)
+    with pytest.raises(InputError, match=r"report\.md: was not written by followkit"):
+        write_report(run_dir)
+    assert _files(run_dir) == before and not (run_dir / "report.html").exists()

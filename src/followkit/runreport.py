@@ -11,12 +11,13 @@ import base64
 import html
 import io
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from followkit.io import read_jsonl, write_json
+from followkit.io import read_jsonl, write_json, write_text_atomic
 from followkit.stats import (
     COUNT_BINS,
     MIN_CELL,
@@ -531,7 +532,7 @@ def render_html(view: RunView, max_samples: int = 400) -> str:
     """The report as one self-contained HTML page (plots inlined as PNG data)."""
     esc = html.escape
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{HTML_MARKER}",
         f"<title>followkit report: {esc(str(view.run_dir))}</title><style>{_CSS}</style></head>",
         "<body><script>window.__errors=[];window.addEventListener('error',function(e){window.__errors.push(String(e.message));document.body.dataset.errors=window.__errors.join('|');});</script>",
         f"<header><h1>followkit run report</h1><p>{esc(str(view.run_dir))} · pipeline {esc(str(view.pipeline.get('name', '')))}</p></header><main>",
@@ -702,13 +703,55 @@ def render_html(view: RunView, max_samples: int = 400) -> str:
     return "".join(parts)
 
 
+REPORT_MARKER = "<!-- written by `followkit report`: rerunning it replaces this file -->"
+"""The first line of a report.md that `followkit report` wrote (and so may replace)."""
+
+_OWN_HEADINGS = ("# followkit run report:", "# followkit eval:")  # reports written before the marker
+
+HTML_MARKER = "<meta name='generator' content='followkit report'>"
+"""In the head of every report.html followkit writes: the mark that lets a rerun replace the page."""
+
+_HTML_MARKER_RE = re.compile(r"""<meta\s+name=["']generator["']\s+content=["']followkit\b""", re.IGNORECASE)
+_OWN_HTML_TITLE = "<title>followkit report: "  # pages written before the marker
+_HTML_HEAD_CHARS = 4096  # the marker and title sit at the very start of the page
+
+
+def written_by_followkit(path: str | Path) -> bool:
+    """True if the report at path is one followkit wrote and may replace.
+
+    report.html: the generator meta tag (or, from before it, the report's title) in the head;
+    report.md: the marker or one of followkit's headings on the first line.
+    """
+    try:
+        with Path(path).open(encoding="utf-8", errors="replace") as fh:
+            if Path(path).suffix.lower() in (".html", ".htm"):
+                head = fh.read(_HTML_HEAD_CHARS)
+                return _HTML_MARKER_RE.search(head) is not None or _OWN_HTML_TITLE in head
+            first = fh.readline().strip()
+    except OSError:
+        return False
+    return first == REPORT_MARKER or first.startswith(_OWN_HEADINGS)
+
+
 def write_report(run_dir: str | Path) -> dict[str, Path]:
-    """Write report.md, report.html and report.json into the run folder; return their paths."""
+    """Write report.md, report.html and report.json into the run folder; return their paths.
+
+    A report.md or report.html that followkit did not write (written_by_followkit) is never
+    replaced: InputError naming it, before anything is written.
+    """
     view = load_run(run_dir)
     rd = Path(run_dir)
     md, page = rd / "report.md", rd / "report.html"
-    md.write_text(render_markdown(view), encoding="utf-8")
-    page.write_text(render_html(view), encoding="utf-8")
+    for path in (md, page):  # both checked before either is written: a refusal changes nothing
+        if path.is_dir() or (path.exists() and not written_by_followkit(path)):
+            from followkit.errors import InputError
+
+            raise InputError(
+                "was not written by followkit and is never overwritten: move it away first", path=str(path)
+            )
+    markdown, page_html = render_markdown(view), render_html(view)
+    write_text_atomic(md, markdown)
+    write_text_atomic(page, page_html)
     summary = {
         ev.name: {
             "prompt_level_strict": prompt_accuracy(ev).to_dict(),
