@@ -1,4 +1,4 @@
-"""Config files: plain YAML validated strictly into a pydantic model, plus `a.b=1` overrides."""
+"""Config files: plain YAML read strictly (duplicate keys, bad bytes, deep nesting are errors), plus `a.b=1` overrides."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from followkit.errors import InputError
 
@@ -89,17 +89,3 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                 raise InputError(f"override '{item}': '{part}' is not a section")
         node[parts[-1]] = yaml.safe_load(raw) if raw else ""
     return data
-
-
-def load_config(
-    model: type[M], path: str | Path | None = None, overrides: list[str] | None = None, **base: Any
-) -> M:
-    """Build a config model from defaults, an optional YAML file and overrides; strict validation."""
-    data: dict = dict(base)
-    if path:
-        data.update(load_yaml(path))
-    apply_overrides(data, overrides or [])
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise InputError.from_validation(exc, path=str(path) if path else "config") from None

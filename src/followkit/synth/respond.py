@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from followkit.options import ROLE_SPEC, Cache, RefreshCache, cli
 from followkit.schema import Constraint, Instruction
 from followkit.synth.common import (
     Failures,
@@ -32,24 +33,28 @@ class RespondConfig(BaseModel):
     """Settings of `followkit synth respond`."""
 
     model_config = ConfigDict(extra="forbid")
-    instructions: str | None = Field(None, description="Instruction JSONL (default OUT/instructions.jsonl)")
-    n: int = Field(4, ge=1, description="samples per instruction")
-    temperature: float = Field(0.8, ge=0.0, description="sampling temperature (high helps, per CAR)")
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    max_tokens: int = Field(512, ge=1)
-    seed: int = 0
-    system: str | None = Field(None, description="system prompt for the student")
-    student: str = Field("embedded", description="backend spec of the responding model")
-    judge: str = Field("embedded", description="backend spec of the judge (judged constraints only)")
-    base_url: str | None = None
-    judge_base_url: str | None = None
-    batch_size: int = Field(16, ge=1)
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(
-        None, description="student dtype on local engines (auto: bfloat16 where the hardware has it)"
+    instructions: str | None = Field(None, description="Instruction JSONL (default: OUT/instructions.jsonl)")
+    n: int = Field(4, ge=1, description="Samples per instruction")
+    temperature: float = Field(0.8, ge=0.0, description="Sampling temperature (high helps, per CAR)")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus mass")
+    max_tokens: int = Field(512, ge=1, description="Most tokens per response")
+    seed: int = Field(0, description="Sampling seed")
+    system: str | None = Field(None, description="System prompt for the student")
+    student: str = Field(
+        "embedded",
+        description="The responding model: " + ROLE_SPEC,
+        json_schema_extra=cli("--student", "--model"),
     )
-    limit: int | None = Field(None, ge=1, description="only the first N instructions")
-    cache: bool = True
-    refresh_cache: bool = False
+    judge: str = Field("embedded", description="Judge for judged constraints: " + ROLE_SPEC)
+    base_url: str | None = Field(None, description="Server URL for openai:NAME")
+    judge_base_url: str | None = Field(None, description="Server URL for an openai:NAME judge")
+    batch_size: int = Field(16, ge=1, description="Prompts per model call")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(
+        None, description="Student dtype on local engines (auto: bfloat16 where the hardware has it)"
+    )
+    limit: int | None = Field(None, ge=1, description="Only the first N instructions")
+    cache: Cache = True
+    refresh_cache: RefreshCache = False
 
 
 def response_key(instruction_id: str, sample: int) -> str:
