@@ -99,3 +99,46 @@ def test_warmup_ratio_spreads_warmup_over_its_share_of_the_steps(tiny, tmp_path,
     assert main(args) == 0
     rates = [r["learning_rate"] for r in _log(out)]
     assert rates == pytest.approx([1e-3 * f for f in factors], rel=1e-9)
+
+
+@pytest.mark.parametrize(("ratio", "total", "steps"), [(0.28, 25, 7), (1.0, 3, 3), (0.5, 3, 2), (0.0, 4, 0)])
+def test_grpo_and_sft_warm_up_for_the_same_steps(tiny, tmp_path, ratio, total, steps):
+    # One mechanism for every method (trainer.RatioWarmup). GRPO used to pass the ratio on as a
+    # share that transformers rounds itself: ceil(25 * 0.28) = ceil(7.000000000000001) = 8, not 7.
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, TrainingArguments
+    from trl import GRPOConfig
+
+    from followkit.train.config import TrainConfig
+    from followkit.train.data import TokenizedItem
+    from followkit.train.grpo import grpo_arguments, grpo_trainer_class
+    from followkit.train.trainer import FollowkitTrainer, ItemDataset, PackingCollator, base_arguments
+
+    common = {"data": "x", "model": str(tiny), "max_steps": total, "warmup_ratio": ratio}
+    common |= {"gradient_accumulation_steps": 2, "per_device_train_batch_size": 2, "report_to": []}
+    grpo = TrainConfig(method="grpo", out=str(tmp_path / "grpo"), num_generations=2, **common)
+    sft = TrainConfig(method="sft", out=str(tmp_path / "sft"), **common)
+
+    rows = [{"prompt": [{"role": "user", "content": f"Say {i}."}], "id": str(i)} for i in range(4)]
+    grpo_trainer = grpo_trainer_class()(
+        model=str(tiny),
+        reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
+        args=GRPOConfig(**grpo_arguments(grpo, tmp_path / "grpo")),
+        train_dataset=Dataset.from_list(rows),
+        settings=grpo,
+    )
+    sft_args = TrainingArguments(
+        **base_arguments(sft, tmp_path / "sft"), warmup_steps=0, remove_unused_columns=False
+    )
+    sft_trainer = FollowkitTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny),
+        args=sft_args,
+        train_dataset=ItemDataset([TokenizedItem(f"c{i}", [[1, 2]], [[3]], ((0, 0),)) for i in range(8)]),
+        data_collator=PackingCollator(0, True, 1),
+        settings=sft,
+    )
+    for trainer in (grpo_trainer, sft_trainer):
+        values = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())
+        assert values[-1] == total
+        # what the scheduler is built from
+        assert trainer.args.get_warmup_steps(total) == steps == warmup_steps(ratio, total)

@@ -122,8 +122,7 @@ def grpo_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
 
     arguments = base_arguments(settings, out)
     arguments.update(
-        # transformers reads a warmup_steps below 1 as a share of the steps (ceil(share * total)).
-        warmup_steps=min(settings.warmup_ratio, 1 - 1e-9),
+        warmup_steps=0,  # set from warmup_ratio once the Trainer knows the total steps (RatioWarmup)
         shuffle_dataset=settings.shuffle,
         disable_dropout=settings.disable_dropout,
         num_generations=settings.num_generations,
@@ -140,12 +139,26 @@ def grpo_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
     return arguments
 
 
+def grpo_trainer_class() -> type:
+    """TRL's GRPOTrainer with the warm-up every method shares (trainer.RatioWarmup); takes `settings=`."""
+    from trl import GRPOTrainer
+
+    from followkit.train.trainer import RatioWarmup
+
+    class FollowkitGRPOTrainer(RatioWarmup, GRPOTrainer):
+        def __init__(self, *args: Any, settings: TrainConfig, **kwargs: Any):
+            self.settings = settings
+            super().__init__(*args, **kwargs)
+
+    return FollowkitGRPOTrainer
+
+
 def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train with GRPO as configured; write OUT/{adapter,merged,log.jsonl,config.yaml,manifest.json}."""
     import yaml
     from datasets import Dataset
     from transformers import AutoTokenizer, set_seed
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
     from followkit.io import write_json
     from followkit.models import resolve_model_path
@@ -166,13 +179,14 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     model = _load_model(base, settings)
     peft_config = lora_config(settings) if settings.lora else None
     args = GRPOConfig(**grpo_arguments(settings, out))
-    trainer = GRPOTrainer(
+    trainer = grpo_trainer_class()(
         model=model,
         reward_funcs=[reward],
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=peft_config,
+        settings=settings,
     )
     checkpoint = start_log(trainer, out, resume)
 

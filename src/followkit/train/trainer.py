@@ -22,7 +22,8 @@ Assumptions and limits:
   (``disable_dropout``, as TRL's DPOTrainer and the IOPO authors' trainer do): with dropout the
   policy and the reference would see different masks, and step-0 losses would not be log 2.
 - ``warmup_ratio`` becomes ``ceil(ratio * total optimizer steps)`` warm-up steps once the Trainer
-  knows the total (transformers reads a ``warmup_steps`` of 1 or more as a count of steps).
+  knows the total (transformers reads a ``warmup_steps`` of 1 or more as a count of steps), by
+  ``RatioWarmup``, which GRPO's trainer shares.
 """
 
 from __future__ import annotations
@@ -167,7 +168,26 @@ class StopOnNonFinite(TrainerCallback):
         return control
 
 
-class FollowkitTrainer(Trainer):
+class RatioWarmup:
+    """Trainer mixin: `warmup_ratio` becomes warmup_steps(ratio, total) once the Trainer knows the total.
+
+    Every method trains through it (FollowkitTrainer, and TRL's GRPOTrainer in followkit.train.grpo),
+    so one ratio gives the same warm-up steps whatever the method. The trainer sets `settings`
+    (a TrainConfig); an explicit `warmup_steps` in its training_args wins.
+    """
+
+    settings: TrainConfig
+
+    def set_initial_training_values(self, args, dataloader, *rest):
+        """The Trainer's step counts; sets the warm-up steps from warmup_ratio once the total is known."""
+        values = super().set_initial_training_values(args, dataloader, *rest)  # type: ignore[misc]
+        if "warmup_steps" not in self.settings.training_args:  # an explicit count wins
+            # Set here, before the scheduler (or DeepSpeed's) is built from args.
+            args.warmup_steps = warmup_steps(self.settings.warmup_ratio, values[-1])
+        return values
+
+
+class FollowkitTrainer(RatioWarmup, Trainer):
     """transformers.Trainer with a packed forward and a loss chosen by method name."""
 
     def __init__(
@@ -190,14 +210,6 @@ class FollowkitTrainer(Trainer):
         self._tokens = 0
         self._clock = time.perf_counter()
         self.add_callback(StopOnNonFinite(self))
-
-    def set_initial_training_values(self, args, dataloader, *rest):
-        """The Trainer's step counts; sets the warm-up steps from warmup_ratio once the total is known."""
-        values = super().set_initial_training_values(args, dataloader, *rest)
-        if "warmup_steps" not in self.settings.training_args:  # an explicit count wins
-            # Set here, before the scheduler (or DeepSpeed's) is built from args.
-            args.warmup_steps = warmup_steps(self.settings.warmup_ratio, values[-1])
-        return values
 
     def _get_train_sampler(self, train_dataset=None):
         if not self.settings.shuffle:
