@@ -24,7 +24,8 @@ def test_version():
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["verify"], "Missing argument 'file'"),
+        (["verify"], "missing argument FILE"),
+        (["eval"], "missing --benchmark/-b"),
         (["verify", "--no-such-flag", "x.jsonl"], "No such option: --no-such-flag"),
         (["nosuchcmd"], "No such command 'nosuchcmd'"),
         (["synth"], "Missing command"),

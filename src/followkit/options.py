@@ -193,7 +193,12 @@ def _settings_error(
     if top in {o.partition("=")[0].split(".")[0] for o in overrides} or top not in model.model_fields:
         return InputError(msg, field=field)
     spec = _spec(model.model_fields[top])
-    where = top.upper() if spec.get("argument") else "/".join(flag_names(model, top))
+    if spec.get("argument"):
+        where = spec.get("metavar") or top.upper()
+        if msg == "missing":
+            return InputError(f"missing argument {where}")
+    else:
+        where = "/".join(flag_names(model, top))
     if msg == "missing":
         return InputError(f"missing {where} (give it on the command line or in --config)")
     return InputError(f"{where}: {field + ': ' if field != top else ''}{msg}")

@@ -2,55 +2,29 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 import typer
 
-
-class ModeChoice(StrEnum):
-    """Which verdicts to compute."""
-
-    strict = "strict"
-    loose = "loose"
-    both = "both"
+from followkit.constraints.verify import VerifyConfig
+from followkit.options import config_command
 
 
 def register(app: typer.Typer) -> None:
     """Add the `verify` command."""
 
-    @app.command("verify")
-    def verify(
-        file: Path = typer.Argument(
-            ...,
-            help="JSONL responses: IFEval rows (key, prompt, instruction_id_list, kwargs, response), "
-            "followkit rows (id, constraints, prompt, response), or prompt+response rows with --prompts.",
-        ),
-        prompts: Path | None = typer.Option(
-            None, "--prompts", help="IFEval prompts file to join FILE's responses to, by prompt text."
-        ),
-        mode: ModeChoice = typer.Option(ModeChoice.both, "--mode", help="strict, loose or both."),
-        out: Path | None = typer.Option(
-            None, "--out", help="Write verdicts_{strict,loose}.jsonl and results.json to this folder."
-        ),
-        workers: int = typer.Option(1, "--workers", min=0, help="Worker processes (0: one per CPU)."),
-        semantics: str = typer.Option(
-            "reference",
-            "--semantics",
-            help="reference: the benchmark authors' verdicts (default); corrected: followkit's reading "
-            "where they differ (docs/deviations.md).",
-        ),
-    ) -> None:
+    @config_command(app, "verify", VerifyConfig)
+    def verify(cfg: VerifyConfig) -> None:
         """Verify responses against their constraints and print prompt/instruction-level accuracy."""
-        from followkit.constraints.verify import MODES, default_workers, load_items, verify_items
+        from followkit.constraints.verify import default_workers, load_items, verify_items
         from followkit.io import file_sha256
         from followkit.progress import stage_progress
 
-        modes = MODES if mode is ModeChoice.both else (mode.value,)
+        file, prompts, out, semantics, modes = cfg.file, cfg.prompts, cfg.out, cfg.semantics, cfg.modes
         missing: list = []
         # validates every row before anything is verified or written
         items = load_items(file, prompts, missing=missing, semantics=semantics)
-        n_workers = workers or default_workers()
+        n_workers = cfg.workers or default_workers()
         with stage_progress("verify", total=len(items)) as bar:
             results = verify_items(items, modes, workers=n_workers, on_progress=bar.advance)
         summary = _write_and_summarize(
