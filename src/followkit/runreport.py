@@ -750,7 +750,7 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
                 "was not written by followkit and is never overwritten: move it away first", path=str(path)
             )
     markdown, page_html = render_markdown(view), render_html(view)
-    write_text_atomic(md, markdown)
+    write_text_atomic(md, REPORT_MARKER + "\n" + markdown)
     write_text_atomic(page, page_html)
     summary = {
         ev.name: {
