@@ -19,7 +19,10 @@ app = typer.Typer(
         "Every reader checks each row before any model call and names file:line:field on error; "
         "duplicate ids and empty files are refused. Rows in IFEval/IFBench, TRACE, AlpacaEval, bare "
         "prompt/messages or TRL conversational shape come in through one adapter each. "
-        "`followkit run --dry-run` checks that each pipeline stage reads the record type its producer writes."
+        "`followkit run --dry-run` checks that each pipeline stage reads the record type its producer writes.\n\n"
+        "Settings: each command's options are the fields of one config model (followkit.options), so a "
+        "default is written once and shown in --help. --config FILE (YAML, the same field names) and "
+        "--set key=value layer as: defaults < file < flags < --set; errors name the file and field or the flag."
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -75,6 +75,17 @@ def load_yaml(path: str | Path, what: str = "config file") -> dict:
     return data
 
 
+def key_lines(path: str | Path) -> dict[str, int]:
+    """The line of each top-level key of a YAML mapping file, for errors that name a field's line."""
+    try:
+        node = yaml.compose(_read_text(Path(path), "config file"), Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, InputError, RecursionError, ValueError):
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(k.value): k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply `a.b=value` overrides (value parsed as YAML) to a nested dict, returning it."""
     for item in overrides:

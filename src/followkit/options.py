@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from followkit.config import apply_overrides, load_yaml
+from followkit.config import apply_overrides, key_lines, load_yaml
 from followkit.errors import InputError, first_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -185,7 +185,7 @@ def _settings_error(
     field, _ = first_error(exc)
     top = (field or "").split(".")[0].split("[")[0]
     if config and top in from_file and top not in flags:
-        return InputError.from_validation(exc, path=str(config))
+        return InputError.from_validation(exc, path=str(config), line=key_lines(config).get(top))
     err = InputError.from_validation(exc)
     msg = str(err).split(": ", 1)[1] if err.field else str(err)
     if not top:  # a check across fields: its message names them
