@@ -220,14 +220,22 @@ def test_out_dir_of_another_run_is_refused(data, tmp_path):
 @pytest.mark.parametrize(
     "kw, msg",
     [
-        ({"limit": 0}, "--limit must be at least 1"),
-        ({"temperature": -1.0}, "--temperature must be >= 0"),
-        ({"cache": False, "refresh_cache": True}, "cannot be combined"),
+        ({"limit": 0}, r"^--limit: Input should be greater than or equal to 1$"),
+        ({"temperature": -1.0}, r"^--temperature: Input should be greater than or equal to 0"),
+        ({"dtype": "int8"}, r"^--dtype: Input should be 'auto', 'float32', 'bfloat16' or 'float16'$"),
+        ({"cache": False, "refresh_cache": True}, r"^--refresh-cache and --no-cache cannot be combined$"),
     ],
 )
-def test_config_validation(kw, msg):
-    with pytest.raises(InputError, match=msg):
-        EvalConfig(benchmark="ifeval", **kw)
+def test_config_validation(kw, msg, tmp_path):
+    from followkit.options import load_settings
+
+    with pytest.raises(InputError, match=msg):  # given as flags
+        load_settings(EvalConfig, flags={"benchmark": "ifeval", **kw})
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text("benchmark: ifeval\n" + "".join(f"{k}: {str(v).lower()}\n" for k, v in kw.items()))
+    where = rf"{cfg}:2: field '{next(iter(kw))}': " if len(kw) == 1 else ""
+    with pytest.raises(InputError, match=re.escape(where) if where else msg):  # given in a config file
+        load_settings(EvalConfig, cfg)
 
 
 # --- judged benchmark --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,7 +30,6 @@ from followkit.stats import Metric
 
 DEFAULT_BATCH = {"openai": 64, "vllm": 256}
 """Prompts per backend call when --batch-size is not given (local engines: LOCAL_CHUNK)."""
-DTYPES = (None, "auto", "float32", "bfloat16", "float16")
 LOCAL_CHUNK = 64
 """Prompts per call to a local engine: it sorts them by length into its own batches (16 on CPU), so a
 call several batches long wastes less on padding. Measured here: with 8 prompts per call, eval ran
@@ -70,21 +69,21 @@ class EvalConfig(BaseModel):
     base_url: str | None = Field(
         None, description="Server URL for openai:NAME (e.g. http://127.0.0.1:8000/v1)"
     )
-    limit: int | None = Field(None, description="Evaluate only the first N items")
+    limit: int | None = Field(None, ge=1, description="Evaluate only the first N items")
     system_prompt: str | None = Field(None, description="System prompt TEXT, or @FILE to read it")
     judge: str | None = Field(
         None, description="Judge model spec, for judged benchmarks (trace, cfbench, complexbench)"
     )
     judge_base_url: str | None = Field(None, description="Server URL for an openai:NAME judge")
     judge_template: str | None = Field(None, description="Judge prompt: en, zh or a template file")
-    max_tokens: int = Field(512, description="Most tokens per response")
-    temperature: float = Field(0.0, description="Sampling temperature; 0 is greedy")
-    top_p: float = Field(1.0, description="Nucleus sampling mass (with temperature > 0)")
+    max_tokens: int = Field(512, ge=1, description="Most tokens per response")
+    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature; 0 is greedy")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (with temperature > 0)")
     seed: int = Field(0, description="Sampling seed (part of the cache key)")
     batch_size: int | None = Field(
-        None, description="Prompts per backend call (default: 64 local, openai 64, vllm 256)"
+        None, ge=1, description="Prompts per backend call (default: 64 local, openai 64, vllm 256)"
     )
-    dtype: str | None = Field(
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(
         None,
         description="Local engines: float32 (CPU default), bfloat16, float16, or auto (bfloat16 on a GPU "
         "or a CPU with native bfloat16, else float32)",
@@ -96,7 +95,7 @@ class EvalConfig(BaseModel):
         description="Output folder (default runs/eval/BENCH/MODEL)",
         json_schema_extra=cli("--out", "-o"),
     )
-    semantics: str = Field(
+    semantics: Literal["reference", "corrected"] = Field(
         "reference",
         description="reference: score as the benchmark's authors' code does; corrected: followkit's "
         "reading where they differ (docs/deviations.md)",
@@ -104,28 +103,10 @@ class EvalConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:
-        from followkit.constraints.registry import SEMANTICS
-
-        if self.semantics not in SEMANTICS:
-            raise InputError(f"--semantics must be one of {', '.join(SEMANTICS)}, got {self.semantics!r}")
-        if self.limit is not None and self.limit < 1:
-            raise InputError(f"--limit must be at least 1, got {self.limit}")
-        if self.max_tokens < 1:
-            raise InputError(f"--max-tokens must be at least 1, got {self.max_tokens}")
-        if self.temperature < 0:
-            raise InputError(f"--temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise InputError(f"--top-p must be in (0, 1], got {self.top_p}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.refresh_cache and not self.cache:
-            raise InputError("--refresh-cache and --no-cache cannot be combined")
-        if self.dtype not in DTYPES:
-            raise InputError(
-                f"--dtype must be one of {', '.join(d for d in DTYPES if d)}, got {self.dtype!r}"
-            )
+            raise ValueError("--refresh-cache and --no-cache cannot be combined")
         if self.judge_base_url and not self.judge:
-            raise InputError("--judge-base-url needs --judge MODEL")
+            raise ValueError("--judge-base-url needs --judge MODEL")
         return self
 
 

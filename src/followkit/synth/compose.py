@@ -13,9 +13,9 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from followkit.errors import InputError
 from followkit.options import cli
@@ -96,6 +96,19 @@ def _shifted_poisson(lam: float) -> dict[int, float]:
     return {k: math.exp(-lam) * lam ** (k - 1) / math.factorial(k - 1) for k in range(K_MIN, K_MAX + 1)}
 
 
+def _check_k(spec: str) -> str:
+    """A k distribution spec, checked (ValueError, so a config error names its file and field)."""
+    try:
+        KDist.parse(spec)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    return spec
+
+
+KSpec = Annotated[str, AfterValidator(_check_k)]
+"""A setting holding a k distribution: trace | poisson:MEAN | uniform:A-B | fixed:K | K:W,..."""
+
+
 class ComposeConfig(BaseModel):
     """Settings of `followkit synth compose`."""
 
@@ -110,7 +123,7 @@ class ComposeConfig(BaseModel):
         description="Keep seeds in this language (repeatable)",
         json_schema_extra=cli("--language"),
     )
-    k: str = Field(
+    k: KSpec = Field(
         "trace", description="Constraints per instruction: trace | uniform:A-B | fixed:K | K:W,..."
     )
     include: list[str] = Field(
@@ -125,12 +138,6 @@ class ComposeConfig(BaseModel):
         description="Drop constraint ids with this prefix (repeatable)",
     )
     id_prefix: str | None = Field(None, description="Instruction id prefix (default: fk<seed>)")
-
-    @field_validator("k")
-    @classmethod
-    def _valid_k(cls, v: str) -> str:
-        KDist.parse(v)
-        return v
 
 
 class Composer:

@@ -27,7 +27,7 @@ from followkit.synth.common import (
     render_template,
     user_chat,
 )
-from followkit.synth.compose import KDist
+from followkit.synth.compose import KDist, KSpec
 from followkit.synth.seeds import LANGUAGES, SeedTask, load_seeds
 
 JUDGED_PREFIX = "judge:"  # id of a judged constraint: judge:<dimension key>
@@ -123,7 +123,7 @@ class ExpandConfig(BaseModel):
         description="Keep seeds in this language (repeatable)",
         json_schema_extra=cli("--language"),
     )
-    k: str = Field(
+    k: KSpec = Field(
         "trace", description="Constraints asked for per instruction (distribution, as synth compose --k)"
     )
     model: str = Field(
