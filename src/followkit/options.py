@@ -92,7 +92,8 @@ def _default_text(field: Any) -> str:
 
 
 def _help(field: Any) -> str:
-    text = (field.description or "").rstrip(".")
+    text = field.description or ""
+    text = text[:-1] if text.endswith(".") and not text.endswith("..") else text
     choices = _choices(field.annotation)
     if choices and not all(c in text for c in choices):
         text = f"{text}: {' | '.join(choices)}" if text else " | ".join(choices)

@@ -18,9 +18,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from followkit.errors import InputError
-from followkit.options import cli
 from followkit.schema import Instruction, render_prompt
-from followkit.synth.seeds import LANGUAGES, SeedTask, load_seeds
+from followkit.synth.seeds import LANGUAGES, SeedLanguages, SeedTask, load_seeds
 
 K_MIN, K_MAX = 1, 15
 # TRACE's training set has 1-15 constraints per instruction, 4.36 on average: 1 + Poisson(3.4),
@@ -118,11 +117,7 @@ class ComposeConfig(BaseModel):
     seeds: str | None = Field(
         None, description="Seed-task file (JSONL or text), or builtin / heldout (default: builtin)"
     )
-    languages: list[str] = Field(
-        default_factory=lambda: list(LANGUAGES),
-        description="Keep seeds in this language (repeatable)",
-        json_schema_extra=cli("--language"),
-    )
+    languages: SeedLanguages
     k: KSpec = Field(
         "trace", description="Constraints per instruction: trace | uniform:A-B | fixed:K | K:W,..."
     )

@@ -28,7 +28,7 @@ from followkit.synth.common import (
     user_chat,
 )
 from followkit.synth.compose import KDist, KSpec
-from followkit.synth.seeds import LANGUAGES, SeedTask, load_seeds
+from followkit.synth.seeds import SeedLanguages, SeedTask, load_seeds
 
 JUDGED_PREFIX = "judge:"  # id of a judged constraint: judge:<dimension key>
 
@@ -118,11 +118,7 @@ class ExpandConfig(BaseModel):
     n: int = Field(50, ge=1, description="Number of instructions to expand")
     seed: int = Field(0, description="Random seed (seed task, k and dimensions of item i)")
     seeds: str | None = Field(None, description="Seed-task file, or builtin / heldout (default: builtin)")
-    languages: list[str] = Field(
-        default_factory=lambda: list(LANGUAGES),
-        description="Keep seeds in this language (repeatable)",
-        json_schema_extra=cli("--language"),
-    )
+    languages: SeedLanguages
     k: KSpec = Field(
         "trace", description="Constraints asked for per instruction (distribution, as synth compose --k)"
     )

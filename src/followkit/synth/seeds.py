@@ -5,14 +5,26 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.constraints.text import has_cjk
 from followkit.errors import InputError
 from followkit.io import iter_jsonl, require
+from followkit.options import cli
 
 LANGUAGES = ("en", "zh")
+
+SeedLanguages = Annotated[
+    list[str],
+    Field(
+        default_factory=lambda: list(LANGUAGES),
+        description="Keep seeds in this language (repeatable)",
+        json_schema_extra=cli("--language"),
+    ),
+]
+"""The `languages` setting of the commands that draw seed tasks."""
 BUILTIN = "builtin"  # the project's training seeds
 HELDOUT = "heldout"  # the held-out seeds followkit-bench is built from; never used for training data
 
