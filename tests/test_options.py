@@ -151,19 +151,22 @@ BAD_TYPE_FIELD = {"verify": "workers", "car": "beta"}
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))
-@pytest.mark.parametrize("kind", ["unknown-key", "bad-type", "bad-set"])
+@pytest.mark.parametrize("kind", ["unknown-key", "bad-type", "bad-set", "bad-yaml-set", "huge-set"])
 def test_bad_settings_are_one_line_exit_2(tmp_path: Path, capsys, path: str, kind: str):
     field = "no_such_setting" if kind == "unknown-key" else BAD_TYPE_FIELD.get(path, "seed")
     cfg = tmp_path / "settings.yaml"
     cfg.write_text(f"# settings\n{field}: {'1' if kind == 'unknown-key' else '[1, 2]'}\n")
     out = tmp_path / "out"
     args = [*COMMANDS[path], "--out", str(out)]
-    args += ["--set", "no_such_setting=1"] if kind == "bad-set" else ["--config", str(cfg)]
+    sets = {"bad-set": "no_such_setting=1", "bad-yaml-set": "seed=[1", "huge-set": "seed=" + "9" * 5000}
+    args += ["--set", sets[kind]] if kind in sets else ["--config", str(cfg)]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     if kind == "bad-set":
         assert "field 'no_such_setting'" in err, err
+    elif kind in sets:  # a value YAML cannot read: named, not a traceback
+        assert err.startswith("error: field 'seed': ") and len(err) < 200, err
     else:
         assert f"{cfg}:2: field '{field}'" in err, err
         if kind == "bad-type":

@@ -86,17 +86,32 @@ def key_lines(path: str | Path) -> dict[str, int]:
     return {str(k.value): k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
 
 
+def override_value(item: str) -> tuple[str, Any]:
+    """(key, value) of a `key=value` override, the value read as YAML; a bad one raises InputError."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise InputError(f"override '{item[:80]}' is not of the form key=value")
+    if not raw:
+        return key, ""
+    try:
+        return key, yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML value: {getattr(exc, 'problem', None) or exc}", field=key) from None
+    except RecursionError:
+        raise InputError("value nested too deeply", field=key) from None
+    except ValueError as exc:  # an integer longer than Python's 4,300-digit limit
+        raise InputError(f"unreadable value ({str(exc).split(';')[0]})", field=key) from None
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply `a.b=value` overrides (value parsed as YAML) to a nested dict, returning it."""
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"override '{item}' is not of the form key=value")
+        key, value = override_value(item)
         node = data
         parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise InputError(f"override '{item}': '{part}' is not a section")
-        node[parts[-1]] = yaml.safe_load(raw) if raw else ""
+        node[parts[-1]] = value
     return data

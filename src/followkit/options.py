@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from followkit.config import apply_overrides, key_lines, load_yaml
+from followkit.config import apply_overrides, key_lines, load_yaml, override_value
 from followkit.errors import InputError, first_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -159,8 +159,6 @@ def _list_overrides(model: type[BaseModel], overrides: list[str], flags: dict[st
 
     They add to the same setting's flags and replace the config file's list.
     """
-    import yaml
-
     out: dict[str, list] = {}
     for item in list(overrides):
         key, sep, raw = item.partition("=")
@@ -169,7 +167,7 @@ def _list_overrides(model: type[BaseModel], overrides: list[str], flags: dict[st
             continue
         overrides.remove(item)
         values = out.setdefault(key, list(flags.get(key, [])))
-        value = yaml.safe_load(raw) if raw.strip() else []
+        value = override_value(item)[1] if raw.strip() else []
         values.extend(value if isinstance(value, list) else [value])
     return out
 
