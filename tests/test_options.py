@@ -124,6 +124,7 @@ COMMANDS = {
     "car": ["car", "-t", "a=a.jsonl"],
     "winrate": ["winrate", "--responses", "a.jsonl", "--baseline", "b.jsonl", "--judge", "embedded"],
     "verify": ["verify", "x.jsonl"],
+    "compare": ["compare", "a", "b"],
 }
 """Each command built by config_command, with the arguments it needs besides the output folder."""
 

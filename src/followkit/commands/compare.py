@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from followkit.evaluate.compare import CompareConfig
+from followkit.options import config_command
+
 
 def register(app: typer.Typer) -> None:
     """Add the `compare` command."""
 
-    @app.command("compare")
-    def compare(
-        base: str = typer.Argument(..., help="Evaluation folder of the base model (with samples.jsonl)."),
-        other: str = typer.Argument(..., help="Evaluation folder of the model compared with it."),
-        out: str = typer.Option(None, "--out", help="Write the comparison JSON here."),
-        n_boot: int = typer.Option(10_000, "--n-boot", min=100, help="Bootstrap resamples."),
-        seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    ) -> None:
+    @config_command(app, "compare", CompareConfig)
+    def compare(cfg: CompareConfig) -> None:
         """Differences with 95% paired-bootstrap intervals and McNemar's exact test (strict verdicts)."""
         from rich.console import Console
         from rich.table import Table
@@ -23,7 +20,8 @@ def register(app: typer.Typer) -> None:
         from followkit.evaluate.compare import compare_outcomes, load_outcomes, verdict_line
         from followkit.io import write_json
 
-        c = compare_outcomes(load_outcomes(base), load_outcomes(other), n_boot=n_boot, seed=seed)
+        base, other, out = cfg.base, cfg.other, cfg.out
+        c = compare_outcomes(load_outcomes(base), load_outcomes(other), n_boot=cfg.n_boot, seed=cfg.seed)
         table = Table(title=f"{other} vs {base} ({c.n_prompts} prompts, {c.n_instructions} constraints)")
         for col in ("level", "base %", "other %", "Δ points", "95% CI"):
             table.add_column(col)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from followkit.lmeval.export import DEFAULT_MAX_GEN_TOKS
+
 
 def register(app: typer.Typer) -> None:
     """Add the `export` command group."""
@@ -24,7 +26,7 @@ def register(app: typer.Typer) -> None:
             None, "--ifbench", help="Local IFBench JSONL (IFBench_test.jsonl): adds followkit_ifbench."
         ),
         max_gen_toks: int = typer.Option(
-            1280, "--max-gen-toks", help="New tokens per response in the tasks."
+            DEFAULT_MAX_GEN_TOKS, "--max-gen-toks", help="New tokens per response in the tasks."
         ),
     ) -> None:
         """Write lm-eval tasks (followkit_bench, and IFEval / IFBench from local files) scored by followkit's checkers."""

@@ -8,12 +8,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from followkit.errors import InputError
-from followkit.io import read_jsonl
+from followkit.options import cli
 from followkit.stats import Comparison, PromptOutcome, paired_comparison
 
 N_BOOT = 10_000
 BOOT_SEED = 0
+
+
+class CompareConfig(BaseModel):
+    """Settings of `followkit compare`; each is also a flag or argument (followkit.options)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: str = Field(
+        description="Evaluation folder of the base model (with samples.jsonl)",
+        json_schema_extra=cli(argument=True, metavar="BASE"),
+    )
+    other: str = Field(
+        description="Evaluation folder of the model compared with it",
+        json_schema_extra=cli(argument=True, metavar="OTHER"),
+    )
+    out: str | None = Field(None, description="Write the comparison JSON here")
+    n_boot: int = Field(N_BOOT, ge=100, description="Bootstrap resamples")
+    seed: int = Field(BOOT_SEED, description="Bootstrap seed")
 
 
 def outcome(sample: dict[str, Any]) -> PromptOutcome | None:
@@ -56,7 +76,9 @@ def load_outcomes(eval_dir: str | Path) -> dict[str, PromptOutcome]:
         raise InputError(
             "no samples.jsonl: not an evaluation folder (run `followkit eval` first)", path=str(path)
         )
-    return outcomes(read_jsonl(path))
+    from followkit.records import EvalSample, read
+
+    return outcomes([s.model_dump() for s in read(path, EvalSample, shape="prompt")])
 
 
 def verdict_line(name: str, c: Comparison) -> str:
