@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import typer
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from followkit.cli import _register_commands, app, main
 from followkit.errors import InputError
-from followkit.options import Cache, RefreshCache, cli, config_command, load_settings
+from followkit.options import Cache, RefreshCache, cli, config_command, load_settings, option_parameters
 
 
 class Toy(BaseModel):
@@ -173,3 +174,17 @@ def test_bad_settings_are_one_line_exit_2(tmp_path: Path, capsys, path: str, kin
         if kind == "bad-type":
             assert "Extra inputs" not in err, err  # the field exists: its type is what is wrong
     assert not out.exists()  # nothing written before the settings are valid
+
+
+def test_panels_group_flags_and_must_name_fields():
+    class Grouped(Toy):
+        CLI_PANELS: ClassVar[dict[str, tuple[str, ...]]] = {"Speed": ("steps", "rate")}
+
+    panels = {p.name: p.default.rich_help_panel for p in option_parameters(Grouped)}
+    assert panels["steps"] == panels["rate"] == "Speed" and panels["name"] is None
+
+    class Misspelt(Toy):
+        CLI_PANELS: ClassVar[dict[str, tuple[str, ...]]] = {"Speed": ("stepz",)}
+
+    with pytest.raises(TypeError, match="stepz"):
+        option_parameters(Misspelt)

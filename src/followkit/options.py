@@ -110,6 +110,11 @@ def option_parameters(model: type[BaseModel]) -> list[inspect.Parameter]:
     """One typer parameter per field with a command-line form; every default is None (= not given)."""
     import typer
 
+    panels = {f: panel for panel, names in getattr(model, "CLI_PANELS", {}).items() for f in names}
+    if set(panels) - set(model.model_fields):
+        raise TypeError(
+            f"{model.__name__}.CLI_PANELS names no field {sorted(set(panels) - set(model.model_fields))}"
+        )
     params = []
     for name, field in model.model_fields.items():
         spec, kind = _spec(field), _cli_type(field.annotation)
@@ -117,6 +122,8 @@ def option_parameters(model: type[BaseModel]) -> list[inspect.Parameter]:
             continue
         help_text = _help(field)
         extra = {"metavar": spec["metavar"]} if "metavar" in spec else {}
+        if name in panels:  # a long model groups its flags (CLI_PANELS: panel -> field names)
+            extra["rich_help_panel"] = panels[name]
         if spec.get("argument"):
             default = typer.Argument(None, help=help_text, show_default=False, **extra)
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -11,6 +11,60 @@ class TrainConfig(BaseModel):
     """Settings of `followkit train`; every field can be set in train.yaml or as key=value."""
 
     model_config = ConfigDict(extra="forbid")
+    CLI_PANELS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "Model and adapter": (
+            "ref_model",
+            "lora",
+            "lora_r",
+            "lora_alpha",
+            "lora_dropout",
+            "dtype",
+            "attn_implementation",
+        ),
+        "Data": ("max_length", "response_budget", "packing", "skip_bad_records", "shuffle", "mix"),
+        "Losses": (
+            "beta",
+            "label_smoothing",
+            "loss_type",
+            "sft_weight",
+            "pref_ftx",
+            "ablation",
+            "disable_dropout",
+            "precompute_ref_logps",
+        ),
+        "GRPO": (
+            "num_generations",
+            "max_completion_length",
+            "temperature",
+            "kl_coef",
+            "scale_rewards",
+            "reward_mode",
+            "reward_loose",
+            "min_words",
+            "max_words",
+            "judge",
+            "judge_base_url",
+            "judge_combine",
+            "judge_weight",
+            "use_vllm",
+            "vllm_mode",
+        ),
+        "Optimisation": (
+            "learning_rate",
+            "num_train_epochs",
+            "max_steps",
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "lr_scheduler_type",
+            "warmup_ratio",
+            "weight_decay",
+            "max_grad_norm",
+            "gradient_checkpointing",
+            "seed",
+        ),
+        "Run bookkeeping": ("logging_steps", "save_steps", "save_total_limit", "report_to", "merge"),
+    }
+    """--help groups the flags under these headings."""
 
     method: Literal["sft", "dpo", "iopo", "grpo"] = Field(description="Training method.")
     model: str = Field("embedded", description="'embedded' or a local HF model folder (the policy's start).")
