@@ -35,10 +35,12 @@ def register(app: typer.Typer) -> None:
         """
         import yaml
 
+        from followkit.redact import redact
         from followkit.train import run
 
         check_data(settings)  # every record, before OUT/config.yaml is written or a model loads
-        typer.echo("effective config:\n" + yaml.safe_dump(settings.model_dump(), sort_keys=False).rstrip())
+        effective = yaml.safe_dump(settings.model_dump(), sort_keys=False).rstrip()
+        typer.echo("effective config:\n" + redact(effective))  # a judge_base_url may hold a key
         summary = run(settings, resume=resume)
         typer.echo(
             f"trained {summary['items']} items for {summary['global_step']} steps "
