@@ -137,6 +137,11 @@ def option_parameters(model: type[BaseModel]) -> list[inspect.Parameter]:
     return params
 
 
+def parameter(name: str, annotation: Any, info: Any) -> inspect.Parameter:
+    """A parameter of a generated command: its Python type and its typer.Option or typer.Argument."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
+
+
 def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, list | tuple) and not value)
 
@@ -228,38 +233,30 @@ def config_command(
 
     extra = list(params or [])
     fixed = [
-        inspect.Parameter(
+        parameter(
             "config",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option(
+            str | None,
+            typer.Option(
                 None,
                 "--config",
                 help="YAML file of these settings (flags given here win).",
                 rich_help_panel=_PANEL,
             ),
-            annotation=str | None,
         ),
-        inspect.Parameter(
+        parameter(
             "set_",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option(
+            list[str] | None,
+            typer.Option(
                 None,
                 "--set",
                 help="Override a setting: key=value, value as YAML (repeatable).",
                 rich_help_panel=_PANEL,
             ),
-            annotation=list[str] | None,
         ),
     ]
     if overrides_as_arguments:
-        fixed.append(
-            inspect.Parameter(
-                "overrides",
-                inspect.Parameter.KEYWORD_ONLY,
-                default=typer.Argument(None, help="key=value overrides, as --set.", show_default=False),
-                annotation=list[str] | None,
-            )
-        )
+        arg = typer.Argument(None, help="key=value overrides, as --set.", show_default=False)
+        fixed.append(parameter("overrides", list[str] | None, arg))
     fields = option_parameters(model)
     clash = {p.name for p in extra} & ({p.name for p in fields} | {p.name for p in fixed})
     if clash:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any
 
 import typer
 
-from followkit.options import config_command
+from followkit.options import config_command, parameter
 from followkit.synth.compose import ComposeConfig
 from followkit.synth.expand import ExpandConfig
 from followkit.synth.pairs import PairsConfig
@@ -21,12 +20,7 @@ def _summary(manifest: dict[str, Any]) -> None:
     typer.echo(f"{manifest['stage']}: " + json.dumps(counts, ensure_ascii=False))
 
 
-OUT = inspect.Parameter(
-    "out",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=typer.Option(..., "--out", "-o", help="Output folder (records + manifest.json)."),
-    annotation=str,
-)
+OUT = parameter("out", str, typer.Option(..., "--out", "-o", help="Output folder (records + manifest.json)."))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import inspect
-
 import typer
 
-from followkit.options import config_command
+from followkit.options import config_command, parameter
 from followkit.train.config import TrainConfig
 
 
 def register(app: typer.Typer) -> None:
     """Add the `train` command."""
-    resume = inspect.Parameter(
-        "resume",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=typer.Option(False, "--resume", help="Resume from the last checkpoint in --out."),
-        annotation=bool,
+    resume = parameter(
+        "resume", bool, typer.Option(False, "--resume", help="Resume from the last checkpoint in --out.")
     )
 
     @config_command(
