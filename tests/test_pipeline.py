@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from followkit.commands.run import check_stage_args
 from followkit.errors import FollowkitError, InputError
 from followkit.pipeline import load_pipeline, run_pipeline
 
@@ -124,6 +125,14 @@ def test_builtin_pipelines_resolve() -> None:
         run = load_pipeline(name, [], "/tmp/x")
         assert [s.name for s in run.spec.stages][:2] == ["eval_baseline", "compose"]
         assert all("${" not in a for s in run.spec.stages for a in s.args)
+        check_stage_args(run)  # every stage's flags and settings (the gpu recipe once failed here)
+
+
+def test_builtin_pipelines_check_with_every_option_on() -> None:
+    opts = ["grpo=1", "mix=builtin:general:0.5", "general_judge=embedded", "ifeval=x.jsonl"]
+    run = load_pipeline("default", opts, "/tmp/x")
+    assert {"train_grpo", "ood_sft", "winrate_sft"} <= {s.name for s in run.spec.stages if s.enabled}
+    check_stage_args(run)
 
 
 @pytest.mark.slow

@@ -102,3 +102,25 @@ def test_dry_run_of_the_default_pipeline_passes(tmp_path: Path) -> None:
     res = _run(["run", "default", "--dry-run", "--out", str(tmp_path / "run")], tmp_path)
     assert res.returncode == 0, res.stderr
     assert "train_iopo" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("stage", "edit", "needle"),
+    [
+        (1, ["--temprature", "0.7"], "No such option: --temprature (Possible options: --temperature)"),
+        (3, ["max_step=5"], "field 'max_step': Extra inputs are not permitted"),
+        (2, ["--n", "0"], "--n: Input should be greater than or equal to 1"),
+    ],
+)
+def test_stage_arguments_are_checked_before_any_stage(
+    tmp_path: Path, stage: int, edit: list, needle: str
+) -> None:
+    stages = [dict(s, args=list(s["args"])) for s in STAGES]
+    stages[stage]["args"] += edit
+    pipe = _pipeline(tmp_path, stages)
+    for extra in (["--dry-run"], []):  # a real run stops before its first stage, too
+        p = _run(["run", str(pipe), "--out", str(tmp_path / "run"), *extra], tmp_path)
+        assert p.returncode == 2, p.stdout + p.stderr
+        err = [x for x in p.stderr.splitlines() if x.strip()]
+        assert len(err) == 1 and f"stage '{STAGES[stage]['name']}'" in err[0] and needle in err[0], p.stderr
+        assert not (tmp_path / "run" / "data").exists()  # compose never ran

@@ -43,6 +43,41 @@ def _register_commands() -> None:
         mod.register(app)
 
 
+def check_args(args: list[str]) -> None:
+    """Parse a followkit command line and build its settings without running it (InputError if bad).
+
+    `followkit run` checks every stage this way first, so a misspelt flag in a pipeline's last stage
+    fails before the first stage spends its minutes.
+    """
+    from typer.main import get_command
+
+    from followkit.errors import InputError
+    from followkit.options import load_settings
+
+    _register_commands()
+    cmd, rest, parent, name = get_command(app), list(args), None, "followkit"
+    try:
+        while True:
+            ctx = cmd.make_context(name, rest, parent=parent)
+            if not hasattr(cmd, "resolve_command"):
+                break
+            left = [*(getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", [])), *ctx.args]
+            if not left:
+                return
+            name, cmd, rest = cmd.resolve_command(ctx, left)
+            parent = ctx
+    except Exception as exc:
+        if isinstance(exc, _usage_error_types()):
+            raise InputError(" ".join(usage_line(exc).removeprefix("error: ").split())) from None
+        raise
+    model = getattr(cmd.callback, "settings_model", None)
+    if model is not None:
+        params = dict(ctx.params)
+        config = params.pop("config", None)
+        sets = list(params.pop("set_", None) or []) + list(params.pop("overrides", None) or [])
+        load_settings(model, config, sets, {k: v for k, v in params.items() if k in model.model_fields})
+
+
 def _print_version(value: bool) -> None:
     if value:
         from followkit import __version__

@@ -125,7 +125,9 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
                 )
     resolve_jobs(spec.jobs, str(path))
     rd = Path(run_dir or spec.vars.get("run", f"runs/{spec.name}"))
-    variables = {k: str(v) for k, v in spec.vars.items()}
+    # ${configs}: the packaged accelerate and training configs, wherever followkit is installed.
+    variables = {"configs": str(resources.files("followkit") / "configs")}
+    variables.update({k: str(v) for k, v in spec.vars.items()})
     variables["run"] = str(rd)
     variables = resolve_vars(variables, str(path))
     resolved = spec.model_copy(

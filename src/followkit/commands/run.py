@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         run_ = load_pipeline(pipeline, overrides or [], out)
         check_chain(run_)  # each stage reads the record type its producer writes, before any stage runs
+        check_stage_args(run_)
         if dry_run:
             table = Table(title=f"pipeline {run_.spec.name} -> {run_.run_dir}")
             table.add_column("stage")
@@ -74,6 +75,24 @@ def register(app: typer.Typer) -> None:
             table.add_row(o.name, o.status, f"{o.seconds:.1f}")
         console.print(table)
         _print_comparisons(console, run_.run_dir)
+
+
+def check_stage_args(run: object) -> None:
+    """Every enabled stage's command line parsed and its settings built, before any stage runs."""
+    from followkit.cli import check_args
+    from followkit.errors import InputError
+
+    for stage in run.spec.stages:  # type: ignore[attr-defined]
+        if not stage.enabled:
+            continue
+        try:
+            check_args(stage.args)
+        except InputError as exc:
+            raise InputError(
+                f"stage '{stage.name}' (followkit {' '.join(stage.args[:2])}): {exc}",
+                path=run.source,  # type: ignore[attr-defined]
+                field="stages",
+            ) from None
 
 
 def _print_comparisons(console, run_dir) -> None:
