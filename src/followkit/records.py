@@ -126,6 +126,22 @@ class ConstrainedResponse(BaseModel):
         return value
 
 
+class ConstrainedPrompt(BaseModel):
+    """A prompt with its constraints and no response (GRPO's prompts): followkit or IFEval rows."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    prompt: str
+    constraints: list[Constraint]
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # IFEval keys are integers
+        return value
+
+
 class PromptResponse(BaseModel):
     """A bare response row: the prompt and the response to it (`verify --prompts` joins these by prompt)."""
 
@@ -300,6 +316,7 @@ RECORD_TYPES: dict[str, type[BaseModel]] = {
     "Instruction": Instruction,
     "Response": ResponseWithVerdicts,
     "ConstrainedResponse": ConstrainedResponse,
+    "ConstrainedPrompt": ConstrainedPrompt,
     "VerdictRow": VerdictRow,
     "PreferencePair": PreferencePair,
     "IOPOGroup": IOPOGroup,

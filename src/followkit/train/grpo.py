@@ -41,7 +41,8 @@ def load_prompts(
     """GRPO rows from a prompts JSONL (followkit Instructions or IFEval rows), and counts by form."""
     from followkit.constraints.registry import registry
     from followkit.errors import ConstraintError
-    from followkit.io import iter_jsonl, require
+    from followkit.io import iter_jsonl
+    from followkit.records import ConstrainedPrompt, parse_row
     from followkit.rewards import row_checks
 
     path = str(path)
@@ -51,28 +52,16 @@ def load_prompts(
     for line, rec in iter_jsonl(path):
         stats["rows"] += 1
         try:
-            where = f"{path}:{line}"
-            prompt = require(rec, "prompt", str, path, line)
-            if "constraints" in rec:
-                ident = require(rec, "id", (str, int), path, line)
-                ids, checks = row_checks(where, constraints=rec["constraints"])
-                cons = [c for c in rec["constraints"] if c["id"] in known]  # judged ones left out
-                stats["judged_constraints"] += len(rec["constraints"]) - len(cons)
-                form = "followkit"
-            elif "instruction_id_list" in rec:
-                ident = require(rec, "key", (str, int), path, line)
-                ids, checks = row_checks(where, rec["instruction_id_list"], rec.get("kwargs"))
-                kws = rec.get("kwargs") or [None] * len(ids)
-                cons = [{"id": cid, "kwargs": kw or {}} for cid, kw in zip(ids, kws, strict=True)]
-                form = "ifeval"
-            else:
-                raise InputError(
-                    "missing; a prompt row needs 'constraints' (followkit) or 'instruction_id_list' (IFEval)",
-                    path,
-                    line,
-                    "constraints",
-                )
-            if not checks:
+            form = "ifeval" if "instruction_id_list" in rec and "constraints" not in rec else "followkit"
+            # The rule checks first, on the row as written, so their errors name its own fields.
+            if form == "ifeval":
+                row_checks(f"{path}:{line}", rec["instruction_id_list"], rec.get("kwargs"))
+            elif "constraints" in rec:
+                row_checks(f"{path}:{line}", constraints=rec["constraints"])
+            row = parse_row(rec, ConstrainedPrompt, path, line, shape=form)
+            cons = [c for c in row.constraints if c.id in known]  # judged ones left out
+            stats["judged_constraints"] += len(row.constraints) - len(cons)
+            if not cons:
                 raise InputError(
                     "holds no rule-checkable constraint (nothing to reward)", path, line, "constraints"
                 )
@@ -84,10 +73,10 @@ def load_prompts(
         stats[form] += 1
         rows.append(
             {
-                "prompt": [{"role": "user", "content": prompt}],
-                "id": str(ident),
+                "prompt": [{"role": "user", "content": row.prompt}],
+                "id": row.id,
                 "constraints": json.dumps(
-                    [{"id": c["id"], "kwargs": c.get("kwargs") or {}} for c in cons], ensure_ascii=False
+                    [{"id": c.id, "kwargs": c.kwargs} for c in cons], ensure_ascii=False
                 ),
             }
         )
