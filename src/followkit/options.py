@@ -131,9 +131,7 @@ def option_parameters(model: type[BaseModel]) -> list[inspect.Parameter]:
             if kind is bool and field.get_default() is True and "/" not in names[0]:
                 names = [f"{names[0]}/--no-{names[0][2:]}"]  # on by default: the flag that turns it off
             default = typer.Option(None, *names, help=help_text, show_default=False, **extra)
-        params.append(
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind | None)
-        )
+        params.append(parameter(name, kind | None, default))
     return params
 
 
