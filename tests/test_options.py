@@ -188,3 +188,34 @@ def test_panels_group_flags_and_must_name_fields():
 
     with pytest.raises(TypeError, match="stepz"):
         option_parameters(Misspelt)
+
+
+CONFIG_FILES = {
+    "folder": None,
+    "not-utf8": b"seed: \xff\xfe\n",
+    "bad-yaml": b"seed: [1, 2\n",
+    "top-level-list": b"- a\n- b\n",
+    "deep-nesting": b"seed: " + b"[" * 5000 + b"]" * 5000 + b"\n",
+    "huge-integer": b"seed: " + b"9" * 5000 + b"\n",
+    "duplicate-key": b"seed: 1\nseed: 2\n",
+    "list-key": b"? [a, b]\n: 1\n",
+    "mapping-value": b"seed: {a: 1}\n",
+    "surrogate": b'seed: "\\ud800"\n',
+    "missing": None,
+}
+"""Config files no command may answer with a traceback."""
+
+
+@pytest.mark.parametrize("path", ["eval", "synth respond", "train"])
+@pytest.mark.parametrize("kind", sorted(CONFIG_FILES))
+def test_unreadable_config_files_are_one_line(tmp_path: Path, capsys, path: str, kind: str):
+    cfg = tmp_path / "settings.yaml"
+    if kind == "folder":
+        cfg.mkdir()
+    elif CONFIG_FILES[kind] is not None:
+        cfg.write_bytes(CONFIG_FILES[kind])
+    out = tmp_path / "out"
+    assert main([*COMMANDS[path], "--out", str(out), "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and str(cfg) in err, err
+    assert not out.exists()
