@@ -26,9 +26,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from followkit.backends.base import Backend, SamplingParams
@@ -37,6 +36,9 @@ from followkit.io import text_sha256, write_json, write_jsonl
 from followkit.options import MODEL_SPEC, Cache, RefreshCache, cli
 from followkit.records import DifficultyRow, iter_records, read
 from followkit.stats import Metric, mean_metric
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: `followkit --help` stays fast
 
 SEPARATION_WARNING = 10.0
 """A fitted length slope above this means length (nearly) decides every judgment: the GLM's intercept,
@@ -211,6 +213,8 @@ def _pref(winner: str | None, model_position: str) -> float | None:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free logistic
 
 
@@ -220,6 +224,8 @@ def fit_glm(X: np.ndarray, y: np.ndarray, l2: float = GLM_L2, max_iter: int = 10
     Minimises mean(log(1 + e^z) - y z) + l2/2 |slopes|^2, z = X beta, by Newton's method with
     step halving (numpy; the objective is strictly convex, so it converges to the one minimum).
     """
+    import numpy as np
+
     n, k = X.shape
     pen = np.full(k, l2)
     pen[0] = 0.0
@@ -250,6 +256,8 @@ def fit_glm(X: np.ndarray, y: np.ndarray, l2: float = GLM_L2, max_iter: int = 10
 
 
 def _design(dlen: np.ndarray, scale: float, gamma: np.ndarray | None) -> np.ndarray:
+    import numpy as np
+
     cols = [np.ones_like(dlen), np.tanh(dlen / scale)]
     if gamma is not None:
         cols.append(gamma)
@@ -277,6 +285,8 @@ def length_controlled(
     seed: int = 0,
 ) -> LCResult:
     """AlpacaEval 2's LC win rate: fit the GLM, predict every pair with zero length difference, average."""
+    import numpy as np
+
     y = np.asarray(prefs, dtype=float)
     dlen = np.asarray(model_lengths, dtype=float) - np.asarray(base_lengths, dtype=float)
     n = len(y)
