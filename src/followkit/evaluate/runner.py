@@ -24,7 +24,7 @@ from followkit.evaluate.base import Benchmark, EvalItem
 from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
 from followkit.io import AppendLog, file_sha256, text_sha256, write_json, write_jsonl
 from followkit.manifest import versions
-from followkit.options import cli
+from followkit.options import Cache, RefreshCache, cli
 from followkit.progress import stage_progress
 from followkit.stats import Metric
 
@@ -88,8 +88,8 @@ class EvalConfig(BaseModel):
         description="Local engines: float32 (CPU default), bfloat16, float16, or auto (bfloat16 on a GPU "
         "or a CPU with native bfloat16, else float32)",
     )
-    cache: bool = Field(True, description="Read and write the request cache")
-    refresh_cache: bool = Field(False, description="Ignore cached answers, store new ones")
+    cache: Cache = True
+    refresh_cache: RefreshCache = False
     out: str | None = Field(
         None,
         description="Output folder (default runs/eval/BENCH/MODEL)",

@@ -63,7 +63,7 @@ from followkit.backends.base import Backend, Chat, SamplingParams
 from followkit.errors import InputError
 from followkit.evaluate.base import Benchmark, EvalItem
 from followkit.optimize.corpus import Component
-from followkit.options import cli
+from followkit.options import Cache, RefreshCache, cli
 
 OPS_BEAM = ("add", "delete", "swap", "rephrase")
 OPS_GA = ("crossover", "merge", "add", "delete", "swap", "rephrase")
@@ -147,8 +147,8 @@ class SprigConfig(BaseModel):
     rephrase_model: str | None = Field(None, description="Model that rephrases components (default: --model)")
     judge: str | None = Field(None, description="Judge model spec, for judged benchmarks (trace)")
     base_url: str | None = Field(None, description="Server URL for openai:NAME models")
-    cache: bool = Field(True, description="Read and write the request cache")
-    refresh_cache: bool = Field(False, description="Ignore cached answers, store new ones")
+    cache: Cache = True
+    refresh_cache: RefreshCache = False
     out: str = Field("runs/sprig", description="Output folder", json_schema_extra=cli("--out", "-o"))
 
     @model_validator(mode="after")

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from followkit.backends.base import Backend, Chat
 from followkit.errors import InputError
 from followkit.io import text_sha256
-from followkit.options import cli
+from followkit.options import Cache, RefreshCache, cli
 from followkit.records import TeacherRow, iter_records
 from followkit.select.rewards import Reward, RewardInput
 
@@ -89,8 +89,8 @@ class CarConfig(BaseModel):
     )
     base_url: str | None = Field(None, description="Server URL for an openai:NAME student")
     judge_base_url: str | None = Field(None, description="Server URL for an openai:NAME judge")
-    cache: bool = Field(True, description="Read and write the request cache")
-    refresh_cache: bool = Field(False, description="Ignore cached results, store new ones")
+    cache: Cache = True
+    refresh_cache: RefreshCache = False
     out: str = Field(
         "runs/car",
         description="Output folder (car.json, responses.jsonl)",
