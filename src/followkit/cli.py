@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 import sys
+from typing import Any
 
 import typer
 
@@ -31,9 +33,16 @@ app = typer.Typer(
 )
 
 
+_registered = False
+
+
 def _register_commands() -> None:
     # Each module in followkit.commands defines register(app). Modules import their heavy
     # dependencies (torch, transformers) inside the command bodies, so --help stays fast.
+    global _registered
+    if _registered:  # once per process: main() and check_args() both call this
+        return
+    _registered = True
     import followkit.commands as pkg
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
@@ -43,19 +52,25 @@ def _register_commands() -> None:
         mod.register(app)
 
 
+@functools.cache
+def _click_app() -> Any:
+    """The click command tree of the registered app, built once."""
+    from typer.main import get_command
+
+    return get_command(app)
+
+
 def check_args(args: list[str]) -> None:
     """Parse a followkit command line and build its settings without running it (InputError if bad).
 
     `followkit run` checks every stage this way first, so a misspelt flag in a pipeline's last stage
     fails before the first stage spends its minutes.
     """
-    from typer.main import get_command
-
     from followkit.errors import InputError
     from followkit.options import load_settings
 
     _register_commands()
-    cmd, rest, parent, name = get_command(app), list(args), None, "followkit"
+    cmd, rest, parent, name = _click_app(), list(args), None, "followkit"
     try:
         while True:
             ctx = cmd.make_context(name, rest, parent=parent)
