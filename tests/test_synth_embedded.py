@@ -69,7 +69,18 @@ def test_embedded_chain_gives_dpo_pairs_and_iopo_groups(tmp_path, monkeypatch, c
     )
     assert len(read(out / "instructions.jsonl")) == 30
 
-    respond = ["synth", "respond", "--n", "4", "--temperature", "1.0", "--max-tokens", "80", "--dtype", "auto"]
+    respond = [
+        "synth",
+        "respond",
+        "--n",
+        "4",
+        "--temperature",
+        "1.0",
+        "--max-tokens",
+        "80",
+        "--dtype",
+        "auto",
+    ]
     assert main([*respond, *args]) == 0  # auto: bfloat16 where the CPU has it, twice as fast here
     resp = read(out / "responses.jsonl")
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
