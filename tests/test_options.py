@@ -111,6 +111,15 @@ def test_errors_name_where_the_value_came_from(tmp_path: Path, file_text: str, a
         load_settings(Toy, cfg, sets, flags)
 
 
+def test_refresh_without_cache_is_refused_for_every_command():
+    with pytest.raises(InputError, match=r"^--refresh-cache and --no-cache cannot be combined$"):
+        load_settings(Toy, flags={"name": "a", "cache": False, "refresh_cache": True})
+    from followkit.synth.respond import RespondConfig
+
+    with pytest.raises(InputError, match="cannot be combined"):
+        load_settings(RespondConfig, overrides=["cache=false", "refresh_cache=true"])
+
+
 # --- every command that has settings ---------------------------------------------------------
 
 COMMANDS = {

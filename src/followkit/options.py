@@ -159,9 +159,12 @@ def load_settings(
     data.update(_list_overrides(model, rest, flags))  # removes the ones it takes
     apply_overrides(data, rest)
     try:
-        return model.model_validate(data)
+        settings = model.model_validate(data)
     except ValidationError as exc:
         raise _settings_error(exc, model, config, from_file, flags, overrides or []) from None
+    if getattr(settings, "refresh_cache", False) and not getattr(settings, "cache", True):
+        raise InputError("--refresh-cache and --no-cache cannot be combined")  # every command's cache pair
+    return settings
 
 
 def _list_overrides(model: type[BaseModel], overrides: list[str], flags: dict[str, Any]) -> dict[str, list]:

@@ -91,34 +91,21 @@ def register(app: typer.Typer) -> None:
         from followkit.select.car import validate as validate_report
         from followkit.select.rewards import load_reward
 
-        teacher, student, reward, beta, validate = (
-            cfg.teacher,
-            cfg.student,
-            cfg.reward,
-            cfg.beta,
-            cfg.validation,
-        )
-        base_url, judge_base_url, no_cache, refresh_cache = (
-            cfg.base_url,
-            cfg.judge_base_url,
-            not cfg.cache,
-            cfg.refresh_cache,
-        )
-        teachers = [load_teacher(*parse_teacher_arg(arg)) for arg in teacher]
+        teachers = [load_teacher(*parse_teacher_arg(arg)) for arg in cfg.teacher]
         downstream = (
-            load_downstream(validate) if validate else None
+            load_downstream(cfg.validation) if cfg.validation else None
         )  # fail on a bad file before any model call
 
         check_same_prompts(teachers)
-        judge_opts = {"base_url": judge_base_url} if judge_base_url else {}
-        reward_fn = load_reward(reward, cache=not no_cache, refresh_cache=refresh_cache, **judge_opts)
+        judge_opts = {"base_url": cfg.judge_base_url} if cfg.judge_base_url else {}
+        reward_fn = load_reward(cfg.reward, cache=cfg.cache, refresh_cache=cfg.refresh_cache, **judge_opts)
         student_backend = load_backend(
-            student, base_url=base_url, cache=not no_cache, refresh_cache=refresh_cache
+            cfg.student, base_url=cfg.base_url, cache=cfg.cache, refresh_cache=cfg.refresh_cache
         )
         total = sum(len(t.records) for t in teachers)
         with stage_progress("car: student log-probs", total) as bar:
-            report = score_teachers(teachers, student_backend, reward_fn, beta, progress=bar.advance)
-        report.reward["spec"] = reward
+            report = score_teachers(teachers, student_backend, reward_fn, cfg.beta, progress=bar.advance)
+        report.reward["spec"] = cfg.reward
         if downstream is not None:
             validate_report(report, downstream)
         out_dir = Path(cfg.out)

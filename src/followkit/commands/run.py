@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from followkit.pipeline import PipelineRun
 
 
 def register(app: typer.Typer) -> None:
@@ -77,12 +82,12 @@ def register(app: typer.Typer) -> None:
         _print_comparisons(console, run_.run_dir)
 
 
-def check_stage_args(run: object) -> None:
+def check_stage_args(run: PipelineRun) -> None:
     """Every enabled stage's command line parsed and its settings built, before any stage runs."""
     from followkit.cli import check_args
     from followkit.errors import InputError
 
-    for stage in run.spec.stages:  # type: ignore[attr-defined]
+    for stage in run.spec.stages:
         if not stage.enabled:
             continue
         try:
@@ -90,7 +95,7 @@ def check_stage_args(run: object) -> None:
         except InputError as exc:
             raise InputError(
                 f"stage '{stage.name}' (followkit {' '.join(stage.args[:2])}): {exc}",
-                path=run.source,  # type: ignore[attr-defined]
+                path=run.source,
                 field="stages",
             ) from None
 

@@ -24,22 +24,22 @@ def register(app: typer.Typer) -> None:
         from followkit.optimize.sprig import Rephraser, run_sprig, write_outputs
         from followkit.progress import console
 
-        model, benchmark, base_url, out = cfg.model, cfg.benchmark, cfg.base_url, cfg.out
-        components, lang, rephrase_model, judge = cfg.components, cfg.lang, cfg.rephrase_model, cfg.judge
-        no_cache, refresh_cache = not cfg.cache, cfg.refresh_cache
-        comps = load_components(components or [], lang=lang)
-        name, path = parse_benchmark_spec(benchmark)
+        comps = load_components(cfg.components, lang=cfg.lang)
+        name, path = parse_benchmark_spec(cfg.benchmark)
         bench = get_benchmark(name)
         items = bench.load(path)
-        cache_opts = {"cache": not no_cache, "refresh_cache": refresh_cache}
-        backend = load_backend(
-            model, base_url=base_url if model.startswith("openai:") else None, **cache_opts
-        )
+        cache_opts = {"cache": cfg.cache, "refresh_cache": cfg.refresh_cache}
+
+        def url_for(spec: str) -> str | None:
+            return cfg.base_url if spec.startswith("openai:") else None
+
+        backend = load_backend(cfg.model, base_url=url_for(cfg.model), **cache_opts)
         rephrase_backend = backend
-        if rephrase_model and rephrase_model != model:
-            url = base_url if rephrase_model.startswith("openai:") else None
-            rephrase_backend = load_backend(rephrase_model, base_url=url, **cache_opts)
-        judge_backend = load_backend(judge, **cache_opts) if judge else None
+        if cfg.rephrase_model and cfg.rephrase_model != cfg.model:
+            rephrase_backend = load_backend(
+                cfg.rephrase_model, base_url=url_for(cfg.rephrase_model), **cache_opts
+            )
+        judge_backend = load_backend(cfg.judge, **cache_opts) if cfg.judge else None
         if bench.needs_judge and judge_backend is None:
             raise InputError(f"benchmark {name} is judged: give --judge MODEL")
 
@@ -62,9 +62,9 @@ def register(app: typer.Typer) -> None:
                 judge=judge_backend,
                 progress=show,
             )
-        paths = write_outputs(result, out)
+        paths = write_outputs(result, cfg.out)
         write_manifest(
-            Path(out),
+            Path(cfg.out),
             "sprig",
             cfg.model_dump(),
             model=backend.describe(),
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
             f"{' (budget spent)' if result.budget_exhausted else ''}, {result.eval_calls} validation/held-out calls"
         )
         hint = (
-            f"evaluate with: followkit eval -b {benchmark} -m {model} --system-prompt @{paths['best']}"
+            f"evaluate with: followkit eval -b {cfg.benchmark} -m {cfg.model} --system-prompt @{paths['best']}"
             if b.components
             else "the empty prompt won: evaluate without --system-prompt"
         )

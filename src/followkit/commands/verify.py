@@ -20,20 +20,27 @@ def register(app: typer.Typer) -> None:
         from followkit.io import file_sha256
         from followkit.progress import stage_progress
 
-        file, prompts, out, semantics, modes = cfg.file, cfg.prompts, cfg.out, cfg.semantics, cfg.modes
         missing: list = []
         # validates every row before anything is verified or written
-        items = load_items(file, prompts, missing=missing, semantics=semantics)
+        items = load_items(cfg.file, cfg.prompts, missing=missing, semantics=cfg.semantics)
         n_workers = cfg.workers or default_workers()
         with stage_progress("verify", total=len(items)) as bar:
-            results = verify_items(items, modes, workers=n_workers, on_progress=bar.advance)
+            results = verify_items(items, cfg.modes, workers=n_workers, on_progress=bar.advance)
         summary = _write_and_summarize(
-            items, results, out, file, prompts, n_workers, file_sha256(file), missing, semantics
+            items,
+            results,
+            cfg.out,
+            cfg.file,
+            cfg.prompts,
+            n_workers,
+            file_sha256(cfg.file),
+            missing,
+            cfg.semantics,
         )
-        _print_table(summary, modes, out)
+        _print_table(summary, cfg.modes, cfg.out)
         if missing:
             typer.echo(
-                f"{len(missing)} prompt(s) in {prompts} have no response in {file}: counted as missing"
+                f"{len(missing)} prompt(s) in {cfg.prompts} have no response in {cfg.file}: counted as missing"
             )
 
 

@@ -103,8 +103,6 @@ class EvalConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:
-        if self.refresh_cache and not self.cache:
-            raise ValueError("--refresh-cache and --no-cache cannot be combined")
         if self.judge_base_url and not self.judge:
             raise ValueError("--judge-base-url needs --judge MODEL")
         return self

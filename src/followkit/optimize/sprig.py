@@ -155,8 +155,6 @@ class SprigConfig(BaseModel):
     def _check(self) -> SprigConfig:
         if self.n_add + self.n_delete + self.n_swap + self.n_rephrase == 0:
             raise ValueError("at least one edit operation needs a count above 0")
-        if self.refresh_cache and not self.cache:
-            raise ValueError("--refresh-cache and --no-cache cannot be combined")
         if self.train_pool is not None and self.train_pool < self.train:
             raise ValueError(f"train_pool ({self.train_pool}) must be at least train ({self.train})")
         return self

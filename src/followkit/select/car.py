@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.backends.base import Backend, Chat
 from followkit.errors import InputError
@@ -96,12 +96,6 @@ class CarConfig(BaseModel):
         description="Output folder (car.json, responses.jsonl)",
         json_schema_extra=cli("--out", "-o"),
     )
-
-    @model_validator(mode="after")
-    def _check(self) -> CarConfig:
-        if self.refresh_cache and not self.cache:
-            raise ValueError("--refresh-cache and --no-cache cannot be combined")
-        return self
 
 
 UNCOND_CHAT: Chat = [{"role": "user", "content": ""}]
