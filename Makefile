@@ -41,11 +41,13 @@ setup-browser:
 	    || echo "could not install chromium: the browser test will be skipped"; \
 	  else echo "chromium missing and not root: the browser test will be skipped"; fi; }
 
-# The out-of-domain check on IFEval's prompts runs when the reference data sits beside the checkout.
+# The out-of-domain checks (IFEval's test half, IFBench's test set) run when the reference data sits
+# beside the checkout.
 IFEVAL_PROMPTS := $(wildcard ../shared/data/ifeval/input_data.jsonl)
+IFBENCH_PROMPTS := $(wildcard ../shared/data/ifbench/IFBench_test.jsonl)
 
 demo: setup
-	$(BIN)/followkit run default $(if $(IFEVAL_PROMPTS),ifeval=$(IFEVAL_PROMPTS))
+	$(BIN)/followkit run default $(if $(IFEVAL_PROMPTS),ifeval=$(IFEVAL_PROMPTS)) $(if $(IFBENCH_PROMPTS),ifbench=$(IFBENCH_PROMPTS))
 
 test: setup setup-server setup-browser
 	$(BIN)/python -m pytest -q

@@ -131,7 +131,7 @@ def test_builtin_pipelines_resolve() -> None:
 def test_builtin_pipelines_check_with_every_option_on() -> None:
     opts = ["grpo=1", "mix=builtin:general:0.5", "general_judge=embedded", "ifeval=x.jsonl"]
     run = load_pipeline("default", opts, "/tmp/x")
-    assert {"train_grpo", "ood_sft", "winrate_sft"} <= {s.name for s in run.spec.stages if s.enabled}
+    assert {"train_grpo", "ifeval_sft", "winrate_sft"} <= {s.name for s in run.spec.stages if s.enabled}
     check_stage_args(run)
 
 

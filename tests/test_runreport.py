@@ -74,7 +74,8 @@ def test_html_escapes_untrusted_text(run_dir: Path) -> None:
     paths = write_report(run_dir)
     page = paths["html"].read_text()
     assert "&lt;b&gt;not bold&lt;/b&gt;" in page and "<b>not bold</b>" not in page
-    assert page.count("data:image/png;base64,") == 2  # accuracy-by-k and training curves, inlined
+    # paired differences, accuracy-by-k and training curves, inlined
+    assert page.count("data:image/png;base64,") == 3
     assert json.loads(paths["json"].read_text())["dpo"]["prompt_level_strict"]["value"] == pytest.approx(0.75)
 
 
@@ -184,3 +185,51 @@ def test_a_users_report_md_stops_the_html_too(run_dir: Path) -> None:
     with pytest.raises(InputError, match=r"report\.md: was not written by followkit"):
         write_report(run_dir)
     assert _files(run_dir) == before and not (run_dir / "report.html").exists()
+
+
+def test_method_comparisons_and_lead_picture(run_dir: Path) -> None:
+    # An SFT model beside DPO: dpo vs sft is compared directly, on the same 4 prompts (hand-counted):
+    #   sft followed prompts 0 and 1 (2/4), dpo 0, 1, 2 (3/4): +25 points; b = 0, c = 1 (prompt 2)
+    #   instruction level: sft 3/6, dpo 5/6: +33.3 points
+    rows = [[True], [True], [False, True], [False, False]]
+    d = run_dir / "eval" / "sft"
+    write_jsonl(d / "samples.jsonl", [_sample(i, v) for i, v in enumerate(rows)])
+    write_json(d / "results.json", {"model": "model-sft", "config": {"benchmark": "followkit-bench"}})
+    paths = write_report(run_dir)
+    comps = json.loads(paths["comparison"].read_text())
+    assert [(c["model"], c["base"]) for c in comps] == [
+        ("dpo", "baseline"),
+        ("sft", "baseline"),
+        ("dpo", "sft"),
+    ]
+    direct = comps[-1]
+    assert direct["prompt_diff"]["diff"] == pytest.approx(0.25)
+    assert direct["inst_diff"]["diff"] == pytest.approx(2 / 6)
+    assert (direct["mcnemar_b"], direct["mcnemar_c"]) == (0, 1)
+    md = paths["markdown"].read_text()
+    # the report leads with the picture of the differences, before the accuracy table
+    assert md.index("![paired differences](paired_differences.png)") < md.index("## Accuracy (strict")
+    assert (run_dir / "paired_differences.png").read_bytes()[:4] == b"\x89PNG"
+    assert "dpo does not beat sft" in md or "dpo beats sft" in md
+    assert "Whole prompts: dpo follows" in md
+
+
+def test_split_halves_and_panel_label(tmp_path: Path) -> None:
+    from followkit.errors import InputError
+    from followkit.evaluate.base import EvalItem
+    from followkit.evaluate.runner import split_items
+    from followkit.runreport import EvalView, panel_label
+
+    items = [EvalItem(id=str(k), messages=[]) for k in (1000, 1001, 1005, 1012)]
+    assert [it.id for it in split_items(items, "dev", "x")] == ["1000", "1012"]
+    assert [it.id for it in split_items(items, "test", "x")] == ["1001", "1005"]
+    assert split_items(items, "all", "x") == items
+    with pytest.raises(InputError, match="integer keys"):
+        split_items([EvalItem(id="fk-1", messages=[])], "test", "bench.jsonl")
+    ev = EvalView(
+        "ifeval/sft",
+        tmp_path / "ifeval" / "sft",
+        {"config": {"benchmark": "ifeval:/x.jsonl", "split": "test"}},
+        [],
+    )
+    assert panel_label(ev) == "ifeval (test half)"

@@ -83,6 +83,7 @@ class RunView:
     manifests: dict[str, dict] = field(default_factory=dict)
     pipeline: dict[str, Any] = field(default_factory=dict)
     stages: list[dict[str, Any]] = field(default_factory=list)
+    comparisons: list[tuple[EvalView, EvalView, Comparison]] | None = None  # see comparisons()
 
 
 def _sample_view(rec: dict[str, Any]) -> SampleView:
@@ -180,22 +181,99 @@ BASELINE = "baseline"
 """The evaluation folder every sibling evaluation is compared with (same prompts, paired)."""
 
 
+METHOD_COMPARISONS: tuple[tuple[str, str], ...] = (("dpo", "iopo"), ("sft", "dpo"))
+"""(base, other) folders compared directly, beside the baseline: the seeds' claims that IOPO beats
+DPO+SFT and DPO+SFT beats SFT, tested on the same prompts."""
+
+
 def comparisons(view: RunView) -> list[tuple[EvalView, EvalView, Comparison]]:
-    """(base, other, paired comparison) for each evaluation beside a `baseline` folder."""
+    """(base, other, paired comparison): each evaluation against the `baseline` folder beside it, then
+    the METHOD_COMPARISONS of that folder; computed once per view."""
+    if view.comparisons is not None:
+        return view.comparisons
     from followkit.evaluate.compare import compare_outcomes
 
-    bases = {ev.path.parent: ev for ev in view.evals if ev.path.name == BASELINE}
-    out = []
-    for ev in view.evals:
-        base = bases.get(ev.path.parent)
-        if base is None or ev is base or not base.outcomes or not ev.outcomes:
-            continue
-        out.append((base, ev, compare_outcomes(base.outcomes, ev.outcomes)))
-    return out
+    by_place = {(ev.path.parent, ev.path.name): ev for ev in view.evals}
+    pairs: list[tuple[EvalView, EvalView]] = []
+    for parent in dict.fromkeys(ev.path.parent for ev in view.evals):
+        base = by_place.get((parent, BASELINE))
+        if base is not None:
+            pairs += [(base, ev) for ev in view.evals if ev.path.parent == parent and ev is not base]
+        for b, o in METHOD_COMPARISONS:
+            if (parent, b) in by_place and (parent, o) in by_place:
+                pairs.append((by_place[(parent, b)], by_place[(parent, o)]))
+    view.comparisons = [
+        (b, e, compare_outcomes(b.outcomes, e.outcomes)) for b, e in pairs if b.outcomes and e.outcomes
+    ]
+    return view.comparisons
+
+
+def panel_label(ev: EvalView) -> str:
+    """What a group of evaluations measured: the benchmark, and the half of it when split."""
+    cfg = ev.results.get("config") or {}
+    name = str(ev.results.get("benchmark") or cfg.get("benchmark") or ev.path.parent.name).split(":")[0]
+    split = cfg.get("split")
+    return f"{name} ({split} half)" if split and split != "all" else name
+
+
+def plot_differences(view: RunView) -> str | None:
+    """The paired differences with their 95% intervals, one panel per benchmark: each method against
+    the base, then method against method; prompt and instruction level side by side."""
+    comps = comparisons(view)
+    if not comps:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels: dict[Path, list[tuple[EvalView, EvalView, Comparison]]] = {}
+    for b, e, c in comps:
+        panels.setdefault(e.path.parent, []).append((b, e, c))
+    rows = max(len(v) for v in panels.values())
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.2 * len(panels), 0.5 * rows + 1.6), sharey=False, squeeze=False
+    )
+    for ax, (_, group) in zip(axes[0], panels.items(), strict=True):
+        labels = [f"{e.path.name} − {b.path.name}" for b, e, _ in group]
+        for j, (_, _, c) in enumerate(group):
+            y = len(group) - 1 - j
+            for off, d, color, name in (
+                (0.15, c.inst_diff, "#1f5fbf", "instruction level"),
+                (-0.15, c.prompt_diff, "#d9822b", "prompt level"),
+            ):
+                ax.errorbar(
+                    100 * d.diff,
+                    y + off,
+                    xerr=[[100 * (d.diff - d.lo)], [100 * (d.hi - d.diff)]],
+                    fmt="o",
+                    color=color,
+                    capsize=3,
+                    label=name if j == 0 else None,
+                )
+        ax.axvline(0, color="#555", lw=0.8)
+        ax.set_yticks(range(len(group)), list(reversed(labels)), fontsize=8)
+        ax.set_ylim(-0.6, len(group) - 0.4)
+        ax.set_title(f"{panel_label(group[0][1])} · {group[0][2].n_prompts} prompts", fontsize=10)
+        ax.set_xlabel("difference, points (95% CI)")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    return _png(fig)
 
 
 def _pp(x: float) -> str:
     return f"{100 * x:+.1f}"
+
+
+DIFFERENCES_PNG = "paired_differences.png"
+"""The report's lead picture, written beside report.md."""
+
+
+def verdict(base: EvalView, ev: EvalView, c: Comparison) -> str:
+    """The plain-language reading of one comparison."""
+    from followkit.evaluate.compare import verdict_line
+
+    return verdict_line(ev.name, c, "the base" if base.path.name == BASELINE else base.name)
 
 
 def comparison_row(base: EvalView, ev: EvalView, c: Comparison) -> list[str]:
@@ -379,6 +457,26 @@ def render_markdown(view: RunView) -> str:
     """The report as Markdown."""
     lines = [f"# followkit run report: `{view.run_dir}`", ""]
     if view.evals:
+        comps = comparisons(view)
+        if comps:
+            lines += [
+                "## Compared with the baseline (paired, same prompts)",
+                "",
+                f"![paired differences]({DIFFERENCES_PNG})",
+                "",
+                "Each model against the base on the same prompts, then method against method "
+                f"({', '.join(f'{o} vs {b}' for b, o in METHOD_COMPARISONS)}). Differences in percentage "
+                "points, strict; 95% paired-bootstrap intervals over prompts; McNemar's exact test on "
+                "prompt-level outcomes (b: only the first followed, c: only the second).",
+                "",
+                "| benchmark | " + " | ".join(COMPARISON_HEADERS) + " |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {panel_label(e)} | " + " | ".join(comparison_row(b, e, c)) + " |" for b, e, c in comps
+            ]
+            lines += [""] + [f"- {panel_label(e)}: {verdict(b, e, c)}" for b, e, c in comps]
+            lines.append("")
         lines += [
             "## Accuracy (strict, % ± standard error)",
             "",
@@ -388,22 +486,6 @@ def render_markdown(view: RunView) -> str:
         for ev in view.evals:
             pa, ia = prompt_accuracy(ev), instruction_accuracy(ev)
             lines.append(f"| {ev.name} | {pa.n} | {_fmt(pa)} | {_fmt(ia)} |")
-        comps = comparisons(view)
-        if comps:
-            from followkit.evaluate.compare import verdict_line
-
-            lines += [
-                "",
-                "## Compared with the baseline (paired, same prompts)",
-                "",
-                "Differences in percentage points, strict; 95% paired-bootstrap intervals over prompts; "
-                "McNemar's exact test on prompt-level outcomes (b: only the baseline followed, c: only the model).",
-                "",
-                "| " + " | ".join(COMPARISON_HEADERS) + " |",
-                "|---|---|---|---|---|---|---|",
-            ]
-            lines += ["| " + " | ".join(comparison_row(b, e, c)) + " |" for b, e, c in comps]
-            lines += [""] + [f"- {verdict_line(e.name, c)}" for _, e, c in comps]
         bins = [b for b in COUNT_BINS if any(b in by_constraint_bin(ev) for ev in view.evals)]
         lines += [
             "",
@@ -490,8 +572,6 @@ section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);p
 h2{font-size:16px;margin:4px 0 10px}table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:5px 8px;border-bottom:1px solid #e6e8ee;text-align:left}th{background:#f0f2f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-.cards{display:flex;gap:12px;flex-wrap:wrap}.card{flex:1;min-width:160px;background:#f0f4ff;border-radius:8px;padding:10px 14px}
-.card .v{font-size:24px;font-weight:600}.card .l{font-size:12px;color:#5a6478}
 img{max-width:100%}details{border:1px solid #e6e8ee;border-radius:6px;margin:6px 0;padding:4px 10px}
 summary{cursor:pointer;font-size:13px}pre{white-space:pre-wrap;background:#f6f7f9;padding:8px;border-radius:4px;font-size:12px}
 .pass{color:#17803d}.fail{color:#c62828;font-weight:600}.tag{display:inline-block;border-radius:4px;padding:0 6px;font-size:11px;margin-right:4px}
@@ -538,15 +618,23 @@ def render_html(view: RunView, max_samples: int = 400) -> str:
         f"<header><h1>followkit run report</h1><p>{esc(str(view.run_dir))} · pipeline {esc(str(view.pipeline.get('name', '')))}</p></header><main>",
     ]
     if view.evals:
-        cards = []
-        for ev in view.evals:
-            pa = prompt_accuracy(ev)
-            cards.append(
-                f"<div class='card'><div class='v'>{_fmt(pa)}</div><div class='l'>{esc(ev.name)} · prompt-level strict (n={pa.n})</div></div>"
+        comps = comparisons(view)
+        if comps:
+            img = plot_differences(view)
+            parts.append(
+                "<section><h2>Compared with the baseline (paired, same prompts)</h2>"
+                + (f"<img alt='paired differences' src='data:image/png;base64,{img}'>" if img else "")
+                + _table(
+                    ["benchmark", *COMPARISON_HEADERS],
+                    [[esc(panel_label(e)), *(esc(x) for x in comparison_row(b, e, c))] for b, e, c in comps],
+                    3,
+                )
+                + "<ul>"
+                + "".join(f"<li>{esc(panel_label(e))}: {esc(verdict(b, e, c))}</li>" for b, e, c in comps)
+                + "</ul><p>Each model against the base on the same prompts, then method against method. "
+                "Percentage points, strict; 95% paired-bootstrap intervals over prompts; "
+                "McNemar's exact test on prompt-level outcomes.</p></section>"
             )
-        parts.append(
-            f"<section><h2>Prompt-level accuracy, % ± standard error</h2><div class='cards'>{''.join(cards)}</div></section>"
-        )
         rows = [
             [
                 esc(ev.name),
@@ -561,20 +649,6 @@ def render_html(view: RunView, max_samples: int = 400) -> str:
             + _table(["evaluation", "n", "prompt-level %", "instruction-level %"], rows)
             + "</section>"
         )
-        comps = comparisons(view)
-        if comps:
-            from followkit.evaluate.compare import verdict_line
-
-            parts.append(
-                "<section><h2>Compared with the baseline (paired, same prompts)</h2>"
-                + _table(
-                    COMPARISON_HEADERS, [[esc(x) for x in comparison_row(b, e, c)] for b, e, c in comps], 2
-                )
-                + "<ul>"
-                + "".join(f"<li>{esc(verdict_line(e.name, c))}</li>" for _, e, c in comps)
-                + "</ul><p>Percentage points, strict; 95% paired-bootstrap intervals over prompts; "
-                "McNemar's exact test on prompt-level outcomes.</p></section>"
-            )
         img = plot_by_count(view)
         bins = [b for b in COUNT_BINS if any(b in by_constraint_bin(ev) for ev in view.evals)]
         counts = [f"k={b}" for b in bins]
@@ -752,6 +826,9 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
     markdown, page_html = render_markdown(view), render_html(view)
     write_text_atomic(md, REPORT_MARKER + "\n" + markdown)
     write_text_atomic(page, page_html)
+    img = plot_differences(view)
+    if img:
+        (rd / DIFFERENCES_PNG).write_bytes(base64.b64decode(img))
     summary = {
         ev.name: {
             "prompt_level_strict": prompt_accuracy(ev).to_dict(),

@@ -81,20 +81,26 @@ def load_outcomes(eval_dir: str | Path) -> dict[str, PromptOutcome]:
     return outcomes([s.model_dump() for s in read(path, EvalSample, shape="prompt")])
 
 
-def verdict_line(name: str, c: Comparison) -> str:
-    """One plain sentence: does `name` beat the base, and how sure is it."""
-    d = c.inst_diff
+def verdict_line(name: str, c: Comparison, base: str = "the base") -> str:
+    """Plain sentences: does `name` beat `base` per instruction and per whole prompt, and how sure is it."""
+    d, p = c.inst_diff, c.prompt_diff
     if d.lo > 0:
-        return (
-            f"{name} beats the base on instruction-level accuracy by {100 * d.diff:+.1f} points "
+        head = (
+            f"{name} beats {base} on instruction-level accuracy by {100 * d.diff:+.1f} points "
             f"(95% CI {100 * d.lo:+.1f} to {100 * d.hi:+.1f}, {c.n_prompts} prompts)."
         )
-    if d.hi < 0:
-        return (
-            f"{name} is worse than the base on instruction-level accuracy by {100 * -d.diff:.1f} points "
+    elif d.hi < 0:
+        head = (
+            f"{name} is worse than {base} on instruction-level accuracy by {100 * -d.diff:.1f} points "
             f"(95% CI {100 * d.lo:+.1f} to {100 * d.hi:+.1f}, {c.n_prompts} prompts)."
         )
+    else:
+        head = (
+            f"{name} does not beat {base}: the instruction-level difference {100 * d.diff:+.1f} points has a "
+            f"95% CI of {100 * d.lo:+.1f} to {100 * d.hi:+.1f}, which includes zero ({c.n_prompts} prompts)."
+        )
+    whole = "more" if p.lo > 0 else ("fewer" if p.hi < 0 else "no clearly different number of")
     return (
-        f"{name} does not beat the base: the instruction-level difference {100 * d.diff:+.1f} points has a "
-        f"95% CI of {100 * d.lo:+.1f} to {100 * d.hi:+.1f}, which includes zero ({c.n_prompts} prompts)."
+        f"{head} Whole prompts: {name} follows {whole} prompts in full ({100 * p.diff:+.1f} points, "
+        f"95% CI {100 * p.lo:+.1f} to {100 * p.hi:+.1f}; McNemar {c.mcnemar_b}/{c.mcnemar_c}, p={c.mcnemar_p:.3g})."
     )

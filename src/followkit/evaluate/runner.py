@@ -70,6 +70,11 @@ class EvalConfig(BaseModel):
         None, description="Server URL for openai:NAME (e.g. http://127.0.0.1:8000/v1)"
     )
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N items")
+    split: Literal["all", "dev", "test"] = Field(
+        "all",
+        description="Items by integer key: dev = even keys (may guide choices), test = odd keys (reported, "
+        "never tuned on); applied before --limit",
+    )
     system_prompt: str | None = Field(None, description="System prompt TEXT, or @FILE to read it")
     judge: str | None = Field(
         None, description="Judge model spec, for judged benchmarks (trace, cfbench, complexbench)"
@@ -106,6 +111,20 @@ class EvalConfig(BaseModel):
         if self.judge_base_url and not self.judge:
             raise ValueError("--judge-base-url needs --judge MODEL")
         return self
+
+
+SPLIT_PARITY = {"dev": 0, "test": 1}
+"""The development / test halves of a keyed benchmark (IFEval's protocol: DESIGN 11)."""
+
+
+def split_items(items: list[EvalItem], split: str, where: str) -> list[EvalItem]:
+    """The items of one half (dev: even integer keys, test: odd), or all of them."""
+    if split == "all":
+        return items
+    bad = next((it.id for it in items if not it.id.lstrip("-").isdigit()), None)
+    if bad is not None:
+        raise InputError(f"--split {split} needs integer keys, and item '{bad}' has none", path=where)
+    return [it for it in items if int(it.id) % 2 == SPLIT_PARITY[split]]
 
 
 def read_text_arg(value: str | None) -> str | None:
@@ -218,7 +237,8 @@ def run_eval(
 
     items_all = bench.load(path)
     data_sha = file_sha256(path) if path and Path(path).is_file() else items_sha256(items_all)
-    items = items_all[: cfg.limit] if cfg.limit else items_all
+    items = split_items(items_all, cfg.split, cfg.benchmark)
+    items = items[: cfg.limit] if cfg.limit else items
     out = Path(cfg.out) if cfg.out else default_out(name, cfg.model)
     fingerprint = {
         **cfg.model_dump(),
