@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -90,4 +91,63 @@ def render_prompt(task: str, constraint_texts: list[str], input_text: str | None
     out = "\n".join(lines) + "\n"
     if input_text and input_text != "NULL":
         out += "# Inputs:\n" + input_text.strip() + "\n"
+    return out
+
+
+LAYOUTS = ("list", "prose", "before", "inline")
+"""Where a prompt states its constraints: `list` is render_prompt's numbered list after the task;
+`prose` one unnumbered paragraph after the task; `before` the constraints, then the task; `inline`
+the task and the constraints in one running paragraph. The input, if any, always comes last."""
+
+# Lead-ins and input headers vary with the rng so no fixed wording marks where constraints start.
+_LEAD_INS = {
+    "en": ("", "", "A few requirements: ", "Keep the following in mind. ", "Some rules for your answer: "),
+    "zh": ("", "", "要求如下：", "请注意以下几点：", "回答时请遵守："),
+}
+_INPUT_HEADERS = {
+    "en": ("# Inputs:", "Input:", "Here is the text:", "Text:"),
+    "zh": ("# Inputs:", "输入：", "原文如下：", "材料："),
+}
+_END_PUNCT = tuple(".!?:;)\"'。！？：；）”")
+
+
+def _run_on(sentences: list[str], lang: str) -> str:
+    """Sentences as running text: spaced in English, and in Chinese where the last one ends in punctuation."""
+    out = ""
+    for s in (t.strip() for t in sentences):
+        if out:
+            out += "" if lang == "zh" and out.endswith(_END_PUNCT) else " "
+        out += s
+    return out
+
+
+def render_prompt_layout(
+    task: str,
+    constraint_texts: list[str],
+    input_text: str | None,
+    lang: str = "en",
+    layout: str = "list",
+    rng: random.Random | None = None,
+) -> str:
+    """The user message with its constraints placed by `layout` (LAYOUTS); `list` is render_prompt."""
+    if layout == "list":
+        return render_prompt(task, constraint_texts, input_text, lang)
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout '{layout}' (expected one of {', '.join(LAYOUTS)})")
+
+    def pick(options: tuple[str, ...]) -> str:
+        return options[rng.randrange(len(options))] if rng is not None else options[0]
+
+    key = "zh" if lang == "zh" else "en"
+    rules = _run_on(constraint_texts, key)
+    task = task.strip()
+    if layout == "prose":
+        body = task + ("\n\n" + pick(_LEAD_INS[key]) + rules if rules else "")
+    elif layout == "before":
+        body = (pick(_LEAD_INS[key]) + rules + "\n\n" if rules else "") + task
+    else:
+        body = _run_on([task, rules], key) if rules else task
+    out = body + "\n"
+    if input_text and input_text != "NULL":
+        out += "\n" + pick(_INPUT_HEADERS[key]) + "\n" + input_text.strip() + "\n"
     return out

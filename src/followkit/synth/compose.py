@@ -13,12 +13,12 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from followkit.errors import InputError
-from followkit.schema import Instruction, render_prompt
+from followkit.schema import LAYOUTS, Instruction, render_prompt, render_prompt_layout
 from followkit.synth.seeds import LANGUAGES, SeedLanguages, SeedTask, load_seeds
 
 K_MIN, K_MAX = 1, 15
@@ -28,6 +28,8 @@ TRACE_POISSON_MEAN = 3.4
 DEFAULT_EXCLUDE: tuple[str, ...] = ("custom:",)
 """Left out unless asked for: IFBench's custom ids are whole tasks of their own (sort European
 capitals, reverse words, ...), which would replace the seed task rather than constrain it."""
+Phrasing = Literal["template", "varied"]
+Placement = Literal["list", "mixed"]
 PICK_PASSES = 4  # greedy draws of compatible ids tried per instruction before settling for fewer
 
 
@@ -115,7 +117,8 @@ class ComposeConfig(BaseModel):
     n: int = Field(200, ge=1, description="Number of instructions")
     seed: int = Field(0, description="Random seed; instruction i depends only on (seed, i)")
     seeds: str | None = Field(
-        None, description="Seed-task file (JSONL or text), or builtin / heldout (default: builtin)"
+        None,
+        description="Seed-task file (JSONL or text), or builtin / builtin-wide / heldout (default: builtin)",
     )
     languages: SeedLanguages
     k: KSpec = Field(
@@ -133,6 +136,16 @@ class ComposeConfig(BaseModel):
         description="Drop constraint ids with this prefix (repeatable)",
     )
     id_prefix: str | None = Field(None, description="Instruction id prefix (default: fk<seed>)")
+    phrasing: Phrasing = Field(
+        "template",
+        description="Constraint wording: the one template sentence per id, or varied (drawn among it and "
+        "alternative phrasings; followkit.constraints.phrasings)",
+    )
+    placement: Placement = Field(
+        "list",
+        description="Where constraints go in the prompt: a numbered list after the task, or mixed (list, "
+        "prose, before or inline the task, drawn per instruction)",
+    )
 
 
 class Composer:
@@ -148,9 +161,12 @@ class Composer:
         id_prefix: str | None = None,
         id_width: int = 6,
         repairable: bool = False,
+        phrasing: Phrasing = "template",
+        placement: Placement = "list",
     ):
         from followkit.constraints import registry
         from followkit.constraints.conflicts import compatible
+        from followkit.constraints.phrasings import render_variant
 
         if not seeds:
             raise InputError("no seed tasks")
@@ -159,6 +175,9 @@ class Composer:
         self.kdist = KDist.parse(k) if isinstance(k, str) else k
         self.id_prefix = id_prefix if id_prefix is not None else f"fk{seed}"
         self.id_width = id_width
+        self.phrasing = phrasing
+        self.placement = placement
+        self._render_variant = render_variant
         self._reg = registry.registry()
         ids = [
             i
@@ -216,15 +235,24 @@ class Composer:
         s = self.seeds[rng.randrange(len(self.seeds))]
         k = self.kdist.sample(rng)
         constraints = []
-        texts = []
+        parsed = []
         for cid in self.pick_ids(rng, s.language, k):
             ct = self._reg[cid]
             raw = {key: v for key, v in ct.sample_kwargs(rng, s.task).items() if v is not None}
-            text = ct.render(ct.parse_kwargs(raw), s.language)
-            texts.append(text)
+            parsed.append((ct, ct.parse_kwargs(raw)))
             # Plain dicts in the hot loop: the stage writes records, and 100,000 must compose quickly.
-            constraints.append({"id": cid, "kwargs": raw, "text": text, "dimension": None})
-        return {
+            constraints.append({"id": cid, "kwargs": raw, "text": "", "dimension": None})
+        # Wording and layout are drawn after every other draw, so turning them on keeps each
+        # index's seed task, ids and kwargs.
+        texts = [
+            self._render_variant(ct, kw, s.language, rng)
+            if self.phrasing == "varied"
+            else ct.render(kw, s.language)
+            for ct, kw in parsed
+        ]
+        for c, text in zip(constraints, texts, strict=True):
+            c["text"] = text
+        rec = {
             "id": self.instruction_id(index),
             "task": s.task,
             "input": s.input,
@@ -233,6 +261,11 @@ class Composer:
             "prompt": render_prompt(s.task, texts, s.input, s.language),
             "seed_task": s.id,
         }
+        if self.placement == "mixed":
+            layout = LAYOUTS[rng.randrange(len(LAYOUTS))]
+            rec["prompt"] = render_prompt_layout(s.task, texts, s.input, s.language, layout, rng)
+            rec["layout"] = layout
+        return rec
 
     def compose_one(self, index: int) -> Instruction:
         """Instruction `index`, validated."""
@@ -256,6 +289,8 @@ def composer_from_config(cfg: ComposeConfig) -> Composer:
         id_prefix=cfg.id_prefix,
         id_width=max(6, len(str(cfg.n - 1))),
         repairable=cfg.repairable,
+        phrasing=cfg.phrasing,
+        placement=cfg.placement,
     )
 
 
@@ -267,11 +302,20 @@ def compose(
     languages: tuple[str, ...] = LANGUAGES,
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE,
+    phrasing: Phrasing = "template",
+    placement: Placement = "list",
 ) -> list[Instruction]:
     """n composed instructions (the library form of `followkit synth compose`)."""
     seed_list = seeds if isinstance(seeds, list) else load_seeds(seeds, languages)
     comp = Composer(
-        seed_list, seed=seed, k=k, include=include, exclude=exclude, id_width=max(6, len(str(n - 1)))
+        seed_list,
+        seed=seed,
+        k=k,
+        include=include,
+        exclude=exclude,
+        id_width=max(6, len(str(n - 1))),
+        phrasing=phrasing,
+        placement=placement,
     )
     return list(comp.compose(n))
 

@@ -117,7 +117,9 @@ class ExpandConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n: int = Field(50, ge=1, description="Number of instructions to expand")
     seed: int = Field(0, description="Random seed (seed task, k and dimensions of item i)")
-    seeds: str | None = Field(None, description="Seed-task file, or builtin / heldout (default: builtin)")
+    seeds: str | None = Field(
+        None, description="Seed-task file, or builtin / builtin-wide / heldout (default: builtin)"
+    )
     languages: SeedLanguages
     k: KSpec = Field(
         "trace", description="Constraints asked for per instruction (distribution, as synth compose --k)"

@@ -27,6 +27,8 @@ SeedLanguages = Annotated[
 """The `languages` setting of the commands that draw seed tasks."""
 BUILTIN = "builtin"  # the project's training seeds
 HELDOUT = "heldout"  # the held-out seeds followkit-bench is built from; never used for training data
+BUILTIN_WIDE = "builtin-wide"  # builtin plus WIDE_FILE's everyday English writing tasks (training seeds)
+WIDE_FILE = "wide_en.jsonl"
 
 
 class SeedTask(BaseModel):
@@ -108,11 +110,20 @@ def _builtin(kind: str) -> tuple[SeedTask, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=1)
+def _wide() -> tuple[SeedTask, ...]:
+    base = resources.files("followkit").joinpath("data", "seeds")
+    with resources.as_file(base.joinpath(WIDE_FILE)) as p:
+        return _builtin(BUILTIN) + tuple(load_seed_file(p))
+
+
 def load_seeds(
     source: str | Path | None = None, languages: tuple[str, ...] | list[str] = LANGUAGES
 ) -> list[SeedTask]:
-    """Seed tasks from a file, or the built-in sets ('builtin', 'heldout'), kept to the given languages."""
-    if source is None or str(source) in (BUILTIN, HELDOUT):
+    """Seed tasks from a file, or a built-in set (builtin, builtin-wide, heldout), kept to the given languages."""
+    if str(source) == BUILTIN_WIDE:
+        seeds = list(_wide())
+    elif source is None or str(source) in (BUILTIN, HELDOUT):
         seeds = list(_builtin(str(source or BUILTIN)))
     else:
         seeds = load_seed_file(source)
