@@ -24,8 +24,16 @@ from followkit.evaluate.base import Benchmark, EvalItem
 from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
 from followkit.io import AppendLog, file_sha256, text_sha256, write_json, write_jsonl
 from followkit.manifest import versions
-from followkit.options import Cache, RefreshCache, cli
+from followkit.options import Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.progress import stage_progress
+from followkit.reasoning import (
+    DEFAULT_MARKERS_TEXT,
+    Status,
+    kept_trace_warning,
+    parse_markers,
+    read_answer,
+    trace_summary,
+)
 from followkit.stats import Metric
 
 DEFAULT_BATCH = {"openai": 64, "vllm": 256}
@@ -47,6 +55,8 @@ FINGERPRINT_FIELDS = (
     "temperature",
     "top_p",
     "seed",
+    "reasoning",
+    "reasoning_markers",
 )
 """Config fields that change a sample: an output folder with samples of other values is refused."""
 
@@ -100,6 +110,8 @@ class EvalConfig(BaseModel):
         description="reference: score as the benchmark's authors' code does; corrected: followkit's "
         "reading where they differ (docs/deviations.md)",
     )
+    reasoning: Reasoning = "strip"
+    reasoning_markers: ReasoningMarkers = DEFAULT_MARKERS_TEXT
 
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:
@@ -187,6 +199,19 @@ def metrics_block(name: str, metrics: dict[str, Metric], n: int) -> dict[str, An
     return block
 
 
+def split_answer(
+    text: str, server_reasoning: str | None, setting: str, markers: tuple[str, str]
+) -> tuple[str, str | None, Status]:
+    """(answer, trace, status) of one completion; a server's own reasoning field comes first.
+
+    A server with a reasoning parser returns the trace apart (`reasoning_content`): its content is the
+    answer under either setting, and an empty content after a trace means the model never answered.
+    """
+    if server_reasoning is not None:
+        return text, server_reasoning, "closed" if text.strip() else "unclosed"
+    return read_answer(text, setting, markers)  # type: ignore[arg-type]
+
+
 def _stats(backend: Backend | None) -> dict[str, int] | None:
     stats = getattr(backend, "cache_stats", None) if backend is not None else None
     return dict(stats) if isinstance(stats, dict) else None
@@ -252,6 +277,7 @@ def run_eval(
     )
     chats = {it.id: with_system(it.messages, system_prompt) for it in items}
     size = _chunk_size(cfg)
+    markers = parse_markers(cfg.reasoning_markers)
     failures: list[dict[str, Any]] = []
     empty = 0  # empty completions in this run (scored as answers that follow nothing)
     log = AppendLog(out / "samples.jsonl", key="id")
@@ -274,11 +300,15 @@ def run_eval(
                 # An empty completion is the model's answer and is scored (it fails every constraint,
                 # as in IFEval); dropping it would raise the accuracy. The cache never keeps it, so a
                 # run with --refresh-cache or a new cache asks again.
-                ok = [(it, c.texts[0]) for it, c in zip(todo, comps, strict=True) if c.ok]
+                ok = [
+                    (it, c.texts[0], split_answer(c.texts[0], c.reasoning_of(0), cfg.reasoning, markers))
+                    for it, c in zip(todo, comps, strict=True)
+                    if c.ok
+                ]
                 failures += [
                     {"id": it.id, "error": c.error} for it, c in zip(todo, comps, strict=True) if not c.ok
                 ]
-                empty += sum(1 for _, text in ok if not text.strip())
+                empty += sum(1 for _, text, _ in ok if not text.strip())
                 bar.advance(
                     max(0, len(todo) - reported),
                     cached=sum(1 for c in comps if c.cached),
@@ -286,12 +316,23 @@ def run_eval(
                 )
                 if not ok:
                     continue
-                records = bench.score([it for it, _ in ok], [r for _, r in ok], judge_backend)
-                for (it, response), rec in zip(ok, records, strict=True):
+                # The benchmark scores the answer only; the trace is kept beside it in samples.jsonl.
+                records = bench.score([it for it, _, _ in ok], [a for _, _, (a, _, _) in ok], judge_backend)
+                for (it, _, (answer, trace, status)), rec in zip(ok, records, strict=True):
                     if "error" in rec:  # scoring failed (e.g. the judge is down): retried on rerun
                         failures.append({"id": it.id, "error": rec["error"]})
                         continue
-                    log.append({"id": it.id, "messages": chats[it.id], "response": response, **rec})
+                    kept = {"reasoning": trace} if trace is not None else {}
+                    log.append(
+                        {
+                            "id": it.id,
+                            "messages": chats[it.id],
+                            "response": answer,
+                            **kept,
+                            "reasoning_status": status,
+                            **rec,
+                        }
+                    )
     finally:
         log.close()
 
@@ -307,6 +348,12 @@ def run_eval(
         raise BackendError(f"every request failed ({len(failures)}), e.g.: {first}")
 
     metrics = bench.metrics(samples)
+    traces = trace_summary([s.get("reasoning_status", "none") for s in samples], cfg.reasoning, markers)
+    warning = kept_trace_warning(traces)
+    if warning:
+        import sys
+
+        print(warning, file=sys.stderr)
     breakdowns = bench.breakdowns(samples)
     results = {
         "results": {name: metrics_block(name, metrics, len(samples))},
@@ -327,6 +374,7 @@ def run_eval(
         "n_samples": {name: {"original": len(items_all), "effective": len(items), "scored": len(samples)}},
         "n_failed": len(failures),
         "n_empty_responses": empty,
+        "reasoning": traces,
         "resumed": resumed,
         "cache": _stats(backend),
         "judge_cache": _stats(judge_backend),
