@@ -53,7 +53,7 @@ ReasoningMarkers = Annotated[
     Field(description="The reasoning trace's open and close markers, OPEN,CLOSE"),
 ]
 """The `reasoning_markers` setting (`--reasoning-markers '<think>,</think>'`); read with parse_markers."""
-MODEL_SPEC = "embedded | hf:PATH | openai:NAME (with --base-url) | vllm:PATH"
+MODEL_SPEC = "embedded | hf:PATH | hf:ORG/NAME[@REVISION] | openai:NAME (with --base-url) | vllm:PATH"
 """How a model is named on the command line (followkit.backends.parse_spec)."""
 ROLE_SPEC = MODEL_SPEC + " | auto:CAR_JSON (the best teacher of `followkit car`)"
 """A synthesis role's model: any spec, or CAR's best teacher."""

@@ -73,7 +73,7 @@ class EvalConfig(BaseModel):
     )
     model: str = Field(
         "embedded",
-        description="embedded | hf:PATH | openai:NAME | vllm:PATH",
+        description="embedded | hf:PATH | hf:ORG/NAME[@REVISION] | openai:NAME | vllm:PATH",
         json_schema_extra=cli("--model", "-m"),
     )
     base_url: str | None = Field(
