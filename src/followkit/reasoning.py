@@ -73,6 +73,19 @@ def read_answer(
     return answer, reasoning, status
 
 
+def split_completion(
+    text: str, server_reasoning: str | None, setting: Setting, markers: tuple[str, str] = DEFAULT_MARKERS
+) -> tuple[str, str | None, Status]:
+    """(answer, trace, status) of a model's completion; a server's own reasoning field comes first.
+
+    A server with a reasoning parser returns the trace apart (`reasoning_content`): its content is the
+    answer under either setting, and an empty content after a trace means the model never answered.
+    """
+    if server_reasoning is not None:
+        return text, server_reasoning, "closed" if text.strip() else "unclosed"
+    return read_answer(text, setting, markers)
+
+
 def answer_text(text: str, setting: Setting = "strip", markers: tuple[str, str] = DEFAULT_MARKERS) -> str:
     """The answer part of a response under a setting (the text itself with `keep`)."""
     return read_answer(text, setting, markers)[0]

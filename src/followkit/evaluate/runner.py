@@ -28,10 +28,9 @@ from followkit.options import Cache, Reasoning, ReasoningMarkers, RefreshCache, 
 from followkit.progress import stage_progress
 from followkit.reasoning import (
     DEFAULT_MARKERS_TEXT,
-    Status,
     kept_trace_warning,
     parse_markers,
-    read_answer,
+    split_completion,
     trace_summary,
 )
 from followkit.stats import Metric
@@ -199,19 +198,6 @@ def metrics_block(name: str, metrics: dict[str, Metric], n: int) -> dict[str, An
     return block
 
 
-def split_answer(
-    text: str, server_reasoning: str | None, setting: str, markers: tuple[str, str]
-) -> tuple[str, str | None, Status]:
-    """(answer, trace, status) of one completion; a server's own reasoning field comes first.
-
-    A server with a reasoning parser returns the trace apart (`reasoning_content`): its content is the
-    answer under either setting, and an empty content after a trace means the model never answered.
-    """
-    if server_reasoning is not None:
-        return text, server_reasoning, "closed" if text.strip() else "unclosed"
-    return read_answer(text, setting, markers)  # type: ignore[arg-type]
-
-
 def _stats(backend: Backend | None) -> dict[str, int] | None:
     stats = getattr(backend, "cache_stats", None) if backend is not None else None
     return dict(stats) if isinstance(stats, dict) else None
@@ -240,6 +226,7 @@ def run_eval(
         )
     system_prompt = read_text_arg(cfg.system_prompt)
     bench.semantics = cfg.semantics
+    bench.reasoning, bench.reasoning_markers = cfg.reasoning, parse_markers(cfg.reasoning_markers)
 
     items_all = bench.load(path)
     data_sha = file_sha256(path) if path and Path(path).is_file() else items_sha256(items_all)
@@ -301,7 +288,7 @@ def run_eval(
                 # as in IFEval); dropping it would raise the accuracy. The cache never keeps it, so a
                 # run with --refresh-cache or a new cache asks again.
                 ok = [
-                    (it, c.texts[0], split_answer(c.texts[0], c.reasoning_of(0), cfg.reasoning, markers))
+                    (it, c.texts[0], split_completion(c.texts[0], c.reasoning_of(0), cfg.reasoning, markers))
                     for it, c in zip(todo, comps, strict=True)
                     if c.ok
                 ]
