@@ -118,7 +118,7 @@ def test_loader_reads_the_published_format(tmp_path):
     [
         ({"criteria": []}, "criteria"),
         ({"criteria": [["x", "primary", "t", "s"]]}, "priority must be"),
-        ({"prompt": ""}, "prompt"),
+        ({"prompt": 7}, "prompt"),
     ],
 )
 def test_loader_errors_name_the_record_and_field(tmp_path, patch, message):
@@ -128,7 +128,36 @@ def test_loader_errors_name_the_record_and_field(tmp_path, patch, message):
     Path(path).write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(InputError, match=message) as exc:
         CFBenchBenchmark().load(path)
-    assert "cfbench_data.json: field '" in str(exc.value) and "record 3:" in str(exc.value)
+    # named by its own idx, and by position in the file
+    assert "cfbench_data.json: field '" in str(exc.value) and "record idx 2 (position 3):" in str(exc.value)
+
+
+def test_empty_prompt_row_is_read_and_scored(tmp_path):
+    """The published file has one empty prompt (idx 810): the row is asked and judged (EMPTY_PROMPT_ASKED)."""
+    from followkit.backends.scripted import ScriptedBackend
+    from followkit.evaluate.runner import EvalConfig, run_eval
+
+    path = write_data(tmp_path)
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data[1]["prompt"] = ""
+    Path(path).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    items = CFBenchBenchmark().load(path)
+    assert len(items) == 4 and items[1].messages == [{"role": "user", "content": ""}]
+    asked: list[str] = []
+
+    def student(chat, i):
+        asked.append(chat[-1]["content"])
+        return "An answer."
+
+    def judge(chat, i):
+        n = chat[-1]["content"].count("point ")
+        return "\n".join(f"point {k}\t1" for k in range(1, n + 1))
+
+    cfg = EvalConfig(benchmark=f"cfbench:{path}", out=str(tmp_path / "o"), cache=False, judge="scripted")
+    res = run_eval(
+        cfg, backend=ScriptedBackend(student), judge_backend=ScriptedBackend(judge), progress=False
+    )
+    assert "" in asked and res["n_samples"]["cfbench"]["scored"] == 4
 
 
 def test_hub_id_not_in_the_local_cache_is_one_line_error(monkeypatch, tmp_path):

@@ -178,7 +178,7 @@ def test_loader_rejects_bad_dependencies(tmp_path):
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     data[1]["scoring_questions"][1]["dep"] = [7]
     Path(path).write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(InputError, match="record 2: question 1: dep"):
+    with pytest.raises(InputError, match=r"record main_id \S+ \(position 2\): question 1: dep"):
         get_benchmark("complexbench").load(path)
 
 

@@ -368,3 +368,25 @@ def test_if_metrics_hand_numbers():
     # IF-M over [None -> 0, 1]: 0.5, sample var 0.5, se sqrt(0.25) = 0.5
     assert m["if_m"].n == 2 and m["if_m"].value == 0.5 and math.isclose(m["if_m"].stderr, 0.5)
     assert m["if_acc"].n == 5 and m["if_acc"].value == 0.6
+
+
+def test_reasoning_traces_are_split_off_the_response_and_the_judges_output():
+    import dataclasses
+
+    seen: list[str] = []
+    decoy = _reply([0, 0], 0, "Thinking: maybe all zero?")
+
+    def reasoning_judge(chat, i):
+        seen.append(chat[-1]["content"])
+        return f"<think>\n{decoy}\n</think>\n\n{_reply([10, 10], 10)}"
+
+    traced = dataclasses.replace(REQ, response=f"<think>SCORE 10, says the trace.</think>\n{REQ.response}")
+    v = judge(ScriptedBackend(reasoning_judge), [traced])[0]
+    assert (v.scores, v.overall, v.followed) == ([10, 10], 10, True)  # the verdict after the trace
+    assert "SCORE 10, says the trace" not in seen[0] and REQ.response in seen[0]
+    kept = judge(ScriptedBackend(reasoning_judge), [traced], reasoning="keep")[0]
+    assert "SCORE 10, says the trace" in seen[-1]
+    assert kept.raw.startswith("<think>")
+    # an unclosed judge trace is no verdict: unparsable, never a pass
+    v = judge(ScriptedBackend(lambda chat, i: f"<think>{_reply([10, 10], 10)}"), [REQ])[0]
+    assert v.followed is None

@@ -7,6 +7,7 @@ import pickle
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -239,3 +240,52 @@ def test_verl_compute_score_on_its_documented_arguments():
         compute_score("x", "a", [{"id": "nope:nothing"}], {"index": 4})
     with pytest.raises(InputError, match=r"field 'ground_truth': expected an object or a list, got int"):
         compute_score("x", "a", "3")
+
+
+def _ifeval_rows(shared: Path, n: int = 80) -> list[dict]:
+    """IFEval's prompts joined to GPT-4's published responses, the first n."""
+    prompts = {
+        json.loads(line)["prompt"]: json.loads(line)
+        for line in (shared / "ifeval" / "input_data.jsonl").read_text().splitlines()
+    }
+    src = shared / "ifeval" / "input_response_data_gpt4_20231107_145030.jsonl"
+    rows = [json.loads(line) for line in src.read_text().splitlines()[:n]]
+    return [{**prompts[r["prompt"]], "response": r["response"]} for r in rows]
+
+
+TRACE = 'Okay, THE USER wants this; Ich denke, dass es "gut" ist. <<Title>> P.S. one, two!'
+
+
+def test_reasoning_traces_earn_no_reward(shared: Path) -> None:
+    """A Qwen3-style completion with a trace scores as its answer alone; an unclosed one as nothing."""
+    rows = _ifeval_rows(shared)
+    cols = {
+        "instruction_id_list": [r["instruction_id_list"] for r in rows],
+        "kwargs": [r["kwargs"] for r in rows],
+    }
+    clean = [r["response"] for r in rows]
+    traced = [
+        (f"<think>\n{TRACE}\n</think>\n\n" if i % 2 else f"{TRACE}\n</think>\n") + r
+        for i, r in enumerate(clean)
+    ]
+    chats = [[{"role": "assistant", "content": t}] for t in traced]
+    for mode in ("all", "fraction"):
+        reward = make_constraint_reward(mode=mode)
+        want = reward(clean, **cols)
+        assert reward(traced, **cols) == want
+        assert reward(chats, **cols) == want
+        assert reward([f"<think>{TRACE} {r}" for r in clean], **cols) == [0.0] * len(rows)
+        kept = make_constraint_reward(mode=mode, reasoning="keep")(traced, **cols)
+        assert sum(kept) < sum(want)
+    spec = {"instruction_id_list": rows[0]["instruction_id_list"], "kwargs": rows[0]["kwargs"]}
+    assert compute_score("ifeval", traced[0], spec) == compute_score("ifeval", clean[0], spec)
+    assert compute_score("ifeval", f"<think>{TRACE} {clean[0]}", spec) == 0.0
+    other = f"<plan>{TRACE}</plan>{clean[0]}"
+    assert compute_score("ifeval", other, json.dumps(spec), reasoning_markers="<plan>,</plan>") == (
+        compute_score("ifeval", clean[0], spec)
+    )
+    with pytest.raises(InputError, match="OPEN,CLOSE"):
+        compute_score("ifeval", other, spec, reasoning_markers="<plan>")
+    assert constraint_reward(
+        ["<think>a, b</think>no commas"], instruction_id_list=[[NO_COMMA]], kwargs=[[{}]]
+    ) == [1.0]

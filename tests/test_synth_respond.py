@@ -164,3 +164,18 @@ def test_backend_error_is_recorded_and_rerun_retries_only_missing(tmp_path):
     assert len(asked) == 2  # one chat (b1), two samples
     keys = [r["key"] for r in read(tmp_path / "responses.jsonl")]
     assert sorted(keys) == sorted({f"b{i}#{s}" for i in range(3) for s in range(2)}) and len(keys) == 6
+
+
+def test_reasoning_trace_is_kept_apart_and_not_checked(tmp_path):
+    write_jsonl(tmp_path / "instructions.jsonl", [make_inst("r1", RULES).model_dump()])
+    traces = [
+        "<think>Okay, THE USER, wants commas.</think>\n\na cat is a small animal and it sleeps all day.",
+        "Hmm, CAPITALS, commas.</think>a cat is a small animal and it sleeps all day.",  # the template opened the trace
+        "<think>never closed, a cat is a small animal and it sleeps all day.",
+    ]
+    run_respond(RespondConfig(n=3), tmp_path, student=ScriptedBackend(lambda c, i: traces[i]), progress=False)
+    v = {r["sample"]: r for r in read(tmp_path / "responses.jsonl")}
+    assert v[0]["response"] == v[1]["response"] == "a cat is a small animal and it sleeps all day."
+    assert v[0]["reasoning"] == "Okay, THE USER, wants commas." and v[0]["follow_all_strict"] is True
+    assert v[1]["reasoning"] == "Hmm, CAPITALS, commas." and v[1]["follow_all_strict"] is True
+    assert v[2]["response"] == "" and v[2]["follow_all_strict"] is False  # an unclosed trace follows nothing

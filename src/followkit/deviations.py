@@ -139,6 +139,13 @@ DEVIATIONS: list[Deviation] = [
     ),
     Deviation(
         "cfbench",
+        "empty prompt (idx 810 of the published file)",
+        "the data file holds the row; the evaluation asks and judges every row",
+        "the row is kept: the empty prompt is sent as it is and its answer judged against its criteria",
+        "followkit.evaluate.cfbench.EMPTY_PROMPT_ASKED",
+    ),
+    Deviation(
+        "cfbench",
         "CSR, ISR, PSR",
         "benchmark means printed rounded to 2 decimals",
         "unrounded means with standard errors (per-item CSR rounded to 2 decimals, as the authors do)",

@@ -27,6 +27,7 @@ pairwise win-rate judge (followkit.winrate).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import math
@@ -38,6 +39,7 @@ from typing import Any
 
 from followkit.backends.base import Backend, Chat, Progress, SamplingParams
 from followkit.errors import InputError
+from followkit.reasoning import DEFAULT_MARKERS, Setting, answer_text
 from followkit.stats import Metric, mean_metric
 
 PLACEHOLDERS = ("query", "constraints", "response", "tag", "n", "verdict", "keys")
@@ -410,8 +412,22 @@ def judge(
     retries: int = 1,
     max_tokens: int = JUDGE_MAX_TOKENS,
     progress: Progress | None = None,
+    reasoning: Setting = "strip",
+    reasoning_markers: tuple[str, str] = DEFAULT_MARKERS,
 ) -> list[JudgeVerdict]:
-    """Judge each request at temperature 0; unparsable verdicts get followed=None and an error."""
+    """Judge each request at temperature 0; unparsable verdicts get followed=None and an error.
+
+    A reasoning trace is split off the response under judgement (the judge sees the answer only)
+    and off the judge's own output (its verdict is read after its trace); `reasoning="keep"` does neither.
+    """
+    requests = [
+        dataclasses.replace(r, response=answer_text(r.response, reasoning, reasoning_markers))
+        for r in requests
+    ]
+
+    def said(text: str) -> str:
+        return answer_text(text, reasoning, reasoning_markers)
+
     params = SamplingParams(n=1, temperature=0.0, max_tokens=max_tokens, seed=0)
     chats: list[Chat] = []
     langs: list[str] = []
@@ -434,7 +450,7 @@ def judge(
                 JudgeVerdict([None] * len(req.constraints), None, None, f"judge failed: {comp.error}", "")
             )
         else:
-            verdicts.append(_verdict(comp.texts[0], req, markers[i]))
+            verdicts.append(_verdict(said(comp.texts[0]), req, markers[i]))
 
     for _ in range(retries):
         todo = [i for i, v in enumerate(verdicts) if v.followed is None and v.raw]
@@ -460,7 +476,7 @@ def judge(
         for i, comp in zip(todo, backend.complete(retry_chats, params), strict=True):
             if not comp.ok:
                 continue  # keep the first error; the judge's first output is the better record
-            again = _verdict(comp.texts[0], requests[i], verdict_marker(requests[i].response))
+            again = _verdict(said(comp.texts[0]), requests[i], verdict_marker(requests[i].response))
             first = verdicts[i]
             if again.followed is not None:
                 again.raw = first.raw + "\n\n--- retry ---\n" + again.raw

@@ -5,11 +5,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-from followkit.errors import BackendError
+from followkit.errors import BackendError, InputError
 from followkit.paths import home
 
 EMBEDDED_ID = "SmolLM2-135M-Instruct"
@@ -76,14 +77,52 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
+HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?:@(?P<revision>[\w./-]+))?$")
+"""A Hugging Face hub model id, ORG/NAME, with an optional @REVISION (branch, tag or commit)."""
+
+LOCAL_PATH_WINS = True
+"""Policy: a model spec that names an existing local folder is that folder, even when it also reads
+as a hub id ORG/NAME; only a spec that is not a local path is looked up in the hub cache."""
+
+
 def resolve_model_path(spec: str) -> Path:
-    """'embedded' or 'embedded:' -> the cached folder; otherwise a local HF folder that must exist."""
+    """'embedded' -> the cached folder; 'hf:PATH' -> a local folder; 'hf:ORG/NAME[@REV]' -> its hub-cache snapshot.
+
+    A local path that exists wins (LOCAL_PATH_WINS). A hub id is looked up in the local Hugging
+    Face cache (HF_HUB_CACHE / HF_HOME) only: nothing is ever downloaded.
+    """
     if spec in ("embedded", "embedded:"):
         return embedded_dir()
-    path = Path(spec.removeprefix("hf:"))
-    if not path.exists():
-        raise BackendError(f"model folder '{path}' does not exist (a local path; nothing is downloaded)")
-    return path
+    name = spec.removeprefix("hf:")
+    path = Path(name)
+    if path.exists():
+        return path
+    hub = HUB_ID.match(name)
+    if hub is None:
+        raise BackendError(
+            f"model folder '{path}' does not exist (a local folder, or a hub id ORG/NAME[@REVISION])"
+        )
+    return hub_snapshot(hub["repo"], hub["revision"])
+
+
+def hub_snapshot(repo: str, revision: str | None = None) -> Path:
+    """The local snapshot folder of a hub model, from the Hugging Face cache; InputError when not cached."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    # read at call time: huggingface_hub reads HF_HUB_CACHE once, when first imported
+    cache = os.environ.get("HF_HUB_CACHE") or (
+        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else constants.HF_HUB_CACHE
+    )
+    try:
+        return Path(snapshot_download(repo, revision=revision, cache_dir=cache, local_files_only=True))
+    except (LocalEntryNotFoundError, HFValidationError, OSError) as exc:
+        label = repo + (f"@{revision}" if revision else "")
+        raise InputError(
+            f"model '{label}' is not a local folder nor in the Hugging Face cache {cache} "
+            f"({type(exc).__name__}); followkit never downloads (as with HF_HUB_OFFLINE=1): "
+            f"run `huggingface-cli download {repo}` where there is network, or set HF_HUB_CACHE"
+        ) from None
 
 
 def load_causal_lm(spec: str, dtype: Any = None, device: str | None = None) -> tuple[Any, Any]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from followkit.config import apply_overrides, key_lines, load_yaml, override_value
 from followkit.errors import InputError, first_error
@@ -31,7 +31,29 @@ Cache = Annotated[bool, Field(description="Read and write the request cache")]
 """The `cache` setting of every command that calls models (--cache / --no-cache)."""
 RefreshCache = Annotated[bool, Field(description="Ignore cached answers, store new ones")]
 """The `refresh_cache` setting of every command that calls models."""
-MODEL_SPEC = "embedded | hf:PATH | openai:NAME (with --base-url) | vllm:PATH"
+Reasoning = Annotated[
+    typing.Literal["strip", "keep"],
+    Field(
+        description="strip: read the answer after a reasoning trace (an unclosed trace leaves no answer); "
+        "keep: read the text as it came, trace included"
+    ),
+]
+"""The `reasoning` setting of every command that reads answers (followkit.reasoning)."""
+
+
+def _markers(value: str) -> str:
+    from followkit.reasoning import parse_markers
+
+    return ",".join(parse_markers(value))
+
+
+ReasoningMarkers = Annotated[
+    str,
+    AfterValidator(_markers),
+    Field(description="The reasoning trace's open and close markers, OPEN,CLOSE"),
+]
+"""The `reasoning_markers` setting (`--reasoning-markers '<think>,</think>'`); read with parse_markers."""
+MODEL_SPEC = "embedded | hf:PATH | hf:ORG/NAME[@REVISION] | openai:NAME (with --base-url) | vllm:PATH"
 """How a model is named on the command line (followkit.backends.parse_spec)."""
 ROLE_SPEC = MODEL_SPEC + " | auto:CAR_JSON (the best teacher of `followkit car`)"
 """A synthesis role's model: any spec, or CAR's best teacher."""

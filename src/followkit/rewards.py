@@ -26,6 +26,10 @@ Logged through TRL's ``log_metric`` hook when given (the GRPOTrainer passes it):
 deviation of the 0/1 verdicts (in the reward's mode) of every constraint whose id starts with
 ``<family>:``, over the completions of one call; with a judge, ``judge/quality`` (mean score / 10).
 
+Reasoning traces (``<think>...</think>``, followkit.reasoning) are split off before anything is
+checked or judged: only the answer earns reward, and an unclosed trace is an empty answer that
+follows nothing. ``reasoning="keep"`` turns this off; ``reasoning_markers`` names other tags.
+
 Nothing heavy is imported here: no torch, no transformers, no backend SDK.
 """
 
@@ -41,6 +45,7 @@ from followkit.constraints import registry
 from followkit.constraints.text import count_words, has_cjk
 from followkit.constraints.verify import Check, parse_checks, verdicts
 from followkit.errors import ConstraintError, InputError
+from followkit.reasoning import DEFAULT_MARKERS, Setting, answer_text, parse_markers
 
 Mode = Literal["all", "fraction"]
 MODES: tuple[Mode, ...] = ("all", "fraction")
@@ -266,10 +271,15 @@ class ConstraintReward:
         loose: bool = DEFAULT_LOOSE,
         length_penalty: LengthPenalty | None = None,
         name: str | None = None,
+        reasoning: Setting = "strip",
+        reasoning_markers: str | tuple[str, str] = DEFAULT_MARKERS,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if reasoning not in ("strip", "keep"):
+            raise ValueError(f"reasoning must be 'strip' or 'keep', not {reasoning!r}")
         self.mode, self.loose, self.length_penalty = mode, loose, length_penalty
+        self.reasoning, self.reasoning_markers = reasoning, parse_markers(reasoning_markers)
         self.__name__ = name or f"constraint_reward_{mode}_{'loose' if loose else 'strict'}"
 
     def verdicts(
@@ -291,9 +301,13 @@ class ConstraintReward:
             if not checks:
                 out.append(None)
                 continue
-            text = completion_text(completion)
+            text = self.answer(completion)
             out.append((ids, verdicts(checks, text, "loose" if self.loose else "strict")))
         return out
+
+    def answer(self, completion: Any) -> str:
+        """The answer a completion is scored on: its text with any reasoning trace split off."""
+        return answer_text(completion_text(completion), self.reasoning, self.reasoning_markers)
 
     @staticmethod
     def _idents(columns: dict[str, Any], n: int) -> list[Any]:
@@ -330,7 +344,7 @@ class ConstraintReward:
                 by_family[cid.split(":", 1)[0]].append(ok)
             r = _score(v, self.mode)
             if self.length_penalty is not None:
-                r *= self.length_penalty(completion_text(completion))
+                r *= self.length_penalty(self.answer(completion))
             rewards.append(r)
         if log_metric is not None and by_family:
             _log_families(log_metric, by_family)
@@ -338,7 +352,8 @@ class ConstraintReward:
 
     def __repr__(self) -> str:
         return (
-            f"ConstraintReward(mode={self.mode!r}, loose={self.loose}, length_penalty={self.length_penalty})"
+            f"ConstraintReward(mode={self.mode!r}, loose={self.loose}, length_penalty={self.length_penalty}, "
+            f"reasoning={self.reasoning!r})"
         )
 
 
@@ -397,7 +412,7 @@ class HybridReward:
         from followkit.judge import JUDGE_MAX_TOKENS, JudgeRequest, judge
 
         requests = [
-            JudgeRequest(query=prompt_text(p), constraints=[QUALITY_CRITERION], response=completion_text(c))
+            JudgeRequest(query=prompt_text(p), constraints=[QUALITY_CRITERION], response=self.rule.answer(c))
             for p, c in zip(prompts, completions, strict=True)
         ]
         found = judge(
@@ -442,11 +457,15 @@ def make_constraint_reward(
     weight: float = 0.5,
     judge_template: str | None = None,
     name: str | None = None,
+    reasoning: Setting = "strip",
+    reasoning_markers: str | tuple[str, str] = DEFAULT_MARKERS,
 ) -> ConstraintReward | HybridReward:
     """A configured reward: rule mode, strict/loose, optional length penalty and judge.
 
     ``length_penalty``: a LengthPenalty, a minimum word count, or (min_words, max_words).
     ``judge``: a backend spec ('openai:NAME', 'hf:PATH', 'embedded') or Backend; then a HybridReward.
+    ``reasoning``: ``strip`` (score the answer after a trace) or ``keep``; ``reasoning_markers``:
+    'OPEN,CLOSE' or a pair.
 
     Example:
         >>> r = make_constraint_reward(mode="all", loose=True)
@@ -457,7 +476,14 @@ def make_constraint_reward(
         length_penalty = LengthPenalty(min_words=length_penalty)
     elif isinstance(length_penalty, tuple):
         length_penalty = LengthPenalty(*length_penalty)
-    rule = ConstraintReward(mode, loose, length_penalty, name=None if judge is not None else name)
+    rule = ConstraintReward(
+        mode,
+        loose,
+        length_penalty,
+        name=None if judge is not None else name,
+        reasoning=reasoning,
+        reasoning_markers=reasoning_markers,
+    )
     if judge is None:
         return rule
     return HybridReward(judge, rule, combine=combine, weight=weight, template=judge_template, name=name)
@@ -496,13 +522,16 @@ def compute_score(
     extra_info: dict | None = None,
     mode: Mode = DEFAULT_MODE,
     loose: bool = DEFAULT_LOOSE,
+    reasoning: Setting = "strip",
+    reasoning_markers: str | tuple[str, str] = DEFAULT_MARKERS,
     **_: Any,
 ) -> float:
     """verl's custom reward: the rule reward of one response, its spec in ``ground_truth``.
 
     ``ground_truth``: ``{"instruction_id_list": [...], "kwargs": [...]}`` or ``{"constraints":
     [...]}`` (a dict or its JSON string), or a bare list of followkit constraints. ``mode`` and
-    ``loose`` may come from verl's ``custom_reward_function.reward_kwargs``. A spec without a
+    ``loose`` (and ``reasoning``, ``reasoning_markers``, as for make_constraint_reward) may come from
+    verl's ``custom_reward_function.reward_kwargs``. A spec without a
     rule-checkable constraint is an error (verl needs a number).
 
     verl config: ``custom_reward_function.path=<site-packages>/followkit/rewards.py``,
@@ -529,5 +558,12 @@ def compute_score(
     )
     if not checks:
         raise InputError("holds no rule-checkable constraint", path=where, field="ground_truth")
-    v = verdicts(checks, solution_str, "loose" if loose else "strict")
+    if reasoning not in ("strip", "keep"):
+        raise InputError(f"reasoning must be 'strip' or 'keep', not {reasoning!r}", field="reward_kwargs")
+    try:
+        markers = parse_markers(reasoning_markers)
+    except ValueError as exc:
+        raise InputError(str(exc), field="reward_kwargs") from None
+    answer = answer_text(solution_str, reasoning, markers)
+    v = verdicts(checks, answer, "loose" if loose else "strict")
     return _score(v, mode)

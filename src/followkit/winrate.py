@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from followkit.backends.base import Backend, SamplingParams
 from followkit.errors import InputError
 from followkit.io import text_sha256, write_json, write_jsonl
-from followkit.options import MODEL_SPEC, Cache, RefreshCache, cli
+from followkit.options import MODEL_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
+from followkit.reasoning import DEFAULT_MARKERS, DEFAULT_MARKERS_TEXT, Setting, answer_text, parse_markers
 from followkit.records import DifficultyRow, iter_records, read
 from followkit.stats import Metric, mean_metric
 
@@ -79,13 +80,18 @@ class ResponseRow(BaseModel):
     model: str | None = None
 
 
-def read_responses(path: str | Path) -> list[Row]:
-    """Rows of a response file; InputError naming file, line and field for a bad or duplicate row."""
+def read_responses(
+    path: str | Path, reasoning: Setting = "strip", markers: tuple[str, str] = DEFAULT_MARKERS
+) -> list[Row]:
+    """Rows of a response file; InputError naming file, line and field for a bad or duplicate row.
+
+    A reasoning trace is split off each response (followkit.reasoning): the judge compares answers,
+    and the length control measures answers."""
     return [
         Row(
             None if row.id is None else str(row.id),
             row.prompt,
-            row.response,
+            answer_text(row.response, reasoning, markers),
             row.model or Path(path).stem,
             line,
         )
@@ -347,6 +353,8 @@ class WinRateConfig(BaseModel):
     seed: int = Field(0, description="Bootstrap seed")
     cache: Cache = True
     refresh_cache: RefreshCache = False
+    reasoning: Reasoning = "strip"
+    reasoning_markers: ReasoningMarkers = DEFAULT_MARKERS_TEXT
 
 
 def read_difficulty(paths: list[str]) -> dict[str, float]:
@@ -361,7 +369,12 @@ def read_difficulty(paths: list[str]) -> dict[str, float]:
 
 
 def judge_pairs(
-    backend: Backend, pairs: list[tuple[Row, Row]], template: str, max_tokens: int = 512
+    backend: Backend,
+    pairs: list[tuple[Row, Row]],
+    template: str,
+    max_tokens: int = 512,
+    reasoning: Setting = "strip",
+    markers: tuple[str, str] = DEFAULT_MARKERS,
 ) -> list[dict[str, Any]]:
     """Judge each pair in both orders; one record per pair with both raw judgments and the preference."""
     from followkit.progress import stage_progress
@@ -383,7 +396,9 @@ def judge_pairs(
         ):
             c = comps[j]
             raw = c.texts[0] if c.ok and c.texts else ""
-            winner = parse_winner(raw, m.prompt, first, second, marked) if c.ok else None
+            # a reasoning judge's trace may weigh [[1]] against [[2]]: only its answer is read
+            said = answer_text(raw, reasoning, markers)
+            winner = parse_winner(said, m.prompt, first, second, marked) if c.ok else None
             error = (
                 c.error
                 if not c.ok
@@ -484,8 +499,9 @@ def summarize(
 
 def run_winrate(cfg: WinRateConfig, backend: Backend | None = None) -> dict[str, Any]:
     """Read, pair, judge (cached), summarise; write DIR/judgments.jsonl and DIR/winrate.json."""
-    model_rows = read_responses(cfg.responses)
-    base_rows = read_responses(cfg.baseline)
+    markers = parse_markers(cfg.reasoning_markers)
+    model_rows = read_responses(cfg.responses, cfg.reasoning, markers)
+    base_rows = read_responses(cfg.baseline, cfg.reasoning, markers)
     pairs = pair_rows(model_rows, base_rows, cfg.responses, cfg.baseline)
     tname, template = load_template(cfg.template)
     difficulty = read_difficulty(cfg.difficulty) if cfg.difficulty else None
@@ -499,7 +515,7 @@ def run_winrate(cfg: WinRateConfig, backend: Backend | None = None) -> dict[str,
         backend = load_backend(
             cfg.judge, base_url=cfg.base_url, cache=cfg.cache, refresh_cache=cfg.refresh_cache
         )
-    records = judge_pairs(backend, pairs, template, cfg.max_tokens)
+    records = judge_pairs(backend, pairs, template, cfg.max_tokens, cfg.reasoning, markers)
     out = Path(cfg.out)
     write_jsonl(out / "judgments.jsonl", records)
     summary = summarize(records, difficulty, bootstrap=cfg.bootstrap, seed=cfg.seed)

@@ -39,10 +39,15 @@ class Completion:
     texts: list[str] | None
     error: str | None = None
     cached: bool = False
+    reasoning: list[str | None] | None = None  # per text, a trace the server returned apart from it
 
     @property
     def ok(self) -> bool:
         return self.texts is not None
+
+    def reasoning_of(self, i: int) -> str | None:
+        """The server-separated reasoning of text i (`reasoning_content`), or None."""
+        return self.reasoning[i] if self.reasoning and i < len(self.reasoning) else None
 
 
 class Backend(ABC):

@@ -160,7 +160,7 @@ class CachedBackend(Backend):
         for i, key in enumerate(keys):
             texts = hits[key]["texts"] if key in hits else None
             if texts is not None and len(texts) == params.n and all(t and t.strip() for t in texts):
-                results[i] = Completion(list(texts), cached=True)
+                results[i] = Completion(list(texts), cached=True, reasoning=hits[key].get("reasoning"))
             elif key not in first_index:
                 first_index[key] = i
                 misses.append(i)
@@ -171,7 +171,8 @@ class CachedBackend(Backend):
 
         def store(j: int, comp: Completion) -> None:
             if is_usable(comp):  # an empty completion is a failure: never cached, asked again next run
-                self.cache.put(keys[misses[j]], ns, {"texts": comp.texts})
+                kept = {"reasoning": comp.reasoning} if comp.reasoning else {}
+                self.cache.put(keys[misses[j]], ns, {"texts": comp.texts, **kept})
 
         sent = self.inner.complete_each([chats[i] for i in misses], params, store, progress) if misses else []
         for i, comp in zip(misses, sent, strict=True):
@@ -180,7 +181,9 @@ class CachedBackend(Backend):
         for i, key in enumerate(keys):
             if results[i] is None:  # a duplicate of a request sent above
                 src = results[first_index[key]]
-                results[i] = Completion(list(src.texts) if src.texts is not None else None, src.error)
+                results[i] = Completion(
+                    list(src.texts) if src.texts is not None else None, src.error, reasoning=src.reasoning
+                )
                 if progress:
                     progress(1)
         return results  # type: ignore[return-value]

@@ -227,11 +227,16 @@ class OpenAIBackend(Backend):
 
     async def _one(
         self, client: httpx.AsyncClient, sem: asyncio.Semaphore, chat: Chat, params: SamplingParams
-    ) -> list[str]:
-        """All n texts of one chat: n asked at once, the shortfall filled by calls with new seeds."""
+    ) -> Completion:
+        """All n texts of one chat: n asked at once, the shortfall filled by calls with new seeds.
+
+        The answer is the message's `content`; a reasoning parser's trace (`reasoning_content`, or
+        `reasoning` in newer vLLM) is kept apart in Completion.reasoning, never joined to the answer.
+        """
         greedy = params.temperature <= 0
         need = 1 if greedy and GREEDY_N_REPLICATES else params.n
         texts: list[str] = []
+        traces: list[str | None] = []
         call = 0
         while len(texts) < need:
             want = need - len(texts)
@@ -244,10 +249,14 @@ class OpenAIBackend(Backend):
             if ask > 1:
                 self._n_supported = len(choices) >= ask
             for ch in choices[:want]:
-                content = (ch.get("message") or {}).get("content")
-                texts.append(_cut_at_stop(content or "", params.stop))
+                message = ch.get("message") or {}
+                texts.append(_cut_at_stop(message.get("content") or "", params.stop))
+                trace = message.get("reasoning_content") or message.get("reasoning")
+                traces.append(trace if isinstance(trace, str) else None)
             call += 1
-        return texts * params.n if len(texts) < params.n else texts
+        if len(texts) < params.n:
+            texts, traces = texts * params.n, traces * params.n
+        return Completion(texts, reasoning=traces if any(t is not None for t in traces) else None)
 
     async def _complete_all(
         self,
@@ -263,7 +272,7 @@ class OpenAIBackend(Backend):
 
             async def run(i: int, chat: Chat) -> None:
                 try:
-                    comp = Completion(await self._one(client, sem, chat, params))
+                    comp = await self._one(client, sem, chat, params)
                 except _ItemFailed as exc:
                     comp = Completion(None, error=str(exc))
                 out[i] = comp

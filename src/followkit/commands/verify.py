@@ -19,10 +19,18 @@ def register(app: typer.Typer) -> None:
         from followkit.constraints.verify import default_workers, load_items, verify_items
         from followkit.io import file_sha256
         from followkit.progress import stage_progress
+        from followkit.reasoning import parse_markers
 
         missing: list = []
         # validates every row before anything is verified or written
-        items = load_items(cfg.file, cfg.prompts, missing=missing, semantics=cfg.semantics)
+        items = load_items(
+            cfg.file,
+            cfg.prompts,
+            missing=missing,
+            semantics=cfg.semantics,
+            reasoning=cfg.reasoning,
+            markers=parse_markers(cfg.reasoning_markers),
+        )
         n_workers = cfg.workers or default_workers()
         with stage_progress("verify", total=len(items)) as bar:
             results = verify_items(items, cfg.modes, workers=n_workers, on_progress=bar.advance)
@@ -36,6 +44,7 @@ def register(app: typer.Typer) -> None:
             file_sha256(cfg.file),
             missing,
             cfg.semantics,
+            (cfg.reasoning, parse_markers(cfg.reasoning_markers)),
         )
         _print_table(summary, cfg.modes, cfg.out)
         if missing:
@@ -45,11 +54,18 @@ def register(app: typer.Typer) -> None:
 
 
 def _write_and_summarize(
-    items, results, out, file, prompts, workers, data_hash, missing=(), semantics="reference"
+    items, results, out, file, prompts, workers, data_hash, missing=(), semantics="reference", reasoning=None
 ) -> dict:
     from followkit import __version__
     from followkit.constraints.verify import summarize, verdict_rows
     from followkit.io import write_json, write_jsonl
+    from followkit.reasoning import DEFAULT_MARKERS, kept_trace_warning, trace_summary
+
+    setting, markers = reasoning or ("strip", DEFAULT_MARKERS)
+    traces = trace_summary([it.reasoning_status for it in items], setting, markers)
+    warning = kept_trace_warning(traces)
+    if warning:
+        typer.echo(warning, err=True)
 
     summary = {m: summarize(items, v) for m, v in results.items()}
     judged = sorted({cid for it in items for cid in it.judged})
@@ -59,6 +75,7 @@ def _write_and_summarize(
         "data_sha256": data_hash,
         "rows": len(items),
         "semantics": semantics,
+        "reasoning": traces,
         "missing_responses": len(missing),
         "missing_keys": list(missing),
         "workers": workers,

@@ -35,7 +35,8 @@ from followkit.constraints import registry
 from followkit.constraints.base import ConstraintType
 from followkit.errors import ConstraintError, InputError
 from followkit.io import iter_jsonl, require
-from followkit.options import cli
+from followkit.options import Reasoning, ReasoningMarkers, cli
+from followkit.reasoning import DEFAULT_MARKERS, DEFAULT_MARKERS_TEXT, Status, read_answer
 from followkit.records import ConstrainedResponse, Constraint, PromptResponse
 
 Mode = Literal["strict", "loose"]
@@ -65,6 +66,8 @@ class VerifyConfig(BaseModel):
         description="reference: the benchmark authors' verdicts; corrected: followkit's reading where they "
         "differ (docs/deviations.md)",
     )
+    reasoning: Reasoning = "strip"
+    reasoning_markers: ReasoningMarkers = DEFAULT_MARKERS_TEXT
 
     @property
     def modes(self) -> tuple[Mode, ...]:
@@ -163,6 +166,17 @@ class Item:
     checks: list[Check] = field(repr=False)
     where: str = ""  # file:line, for messages
     judged: list[str] = field(default_factory=list)  # ids left to a judge (not rule-checkable)
+    reasoning: str | None = None  # the trace split off the response (followkit.reasoning)
+    reasoning_status: Status = "none"
+
+    def read_reasoning(self, setting: str, markers: tuple[str, str]) -> Item:
+        """This item with its response split into answer and trace (`keep`: only the status is read)."""
+        self.response, self.reasoning, self.reasoning_status = read_answer(
+            self.response,
+            setting,  # type: ignore[arg-type]
+            markers,
+        )
+        return self
 
 
 @functools.lru_cache(maxsize=16384)
@@ -249,21 +263,24 @@ def load_items(
     prompts: str | Path | None = None,
     missing: list[Any] | None = None,
     semantics: str = "reference",
+    reasoning: str = "strip",
+    markers: tuple[str, str] = DEFAULT_MARKERS,
 ) -> list[Item]:
     """Read and validate every row of a response file (optionally joined to a prompts file).
 
     With `prompts`, a prompt that has no response is left out and its key appended to `missing`
-    (MISSING_RESPONSES_SKIPPED)."""
+    (MISSING_RESPONSES_SKIPPED). Each response is split into trace and answer as `reasoning` says
+    (followkit.reasoning); the answer is what is verified."""
     path = str(path)
     if prompts is not None:
         items = _load_joined(path, str(prompts), missing, semantics)
         if not items:
             raise InputError(f"no prompt of {prompts} has a response in this file", path=path)
-        return items
-    items = [_item(raw, path, line, semantics) for line, raw in iter_jsonl(path)]
+    else:
+        items = [_item(raw, path, line, semantics) for line, raw in iter_jsonl(path)]
     if not items:
         raise InputError("no rows to verify (empty file)", path=path)
-    return items
+    return [it.read_reasoning(reasoning, markers) for it in items]
 
 
 MISSING_RESPONSES_SKIPPED = True
@@ -456,6 +473,7 @@ def verdict_rows(items: Sequence[Item], results: Sequence[list[bool]]) -> list[d
             "instruction_id_list": it.ids,
             "prompt": it.prompt,
             "response": it.response,
+            **({"reasoning": it.reasoning} if it.reasoning is not None else {}),
         }
         for it, v in zip(items, results, strict=True)
     ]

@@ -46,6 +46,8 @@ class Benchmark(ABC):
     name: str
     needs_judge: bool = False
     semantics: str = "reference"  # how rule checkers read the benchmark (registry.SEMANTICS)
+    reasoning: str = "strip"  # how a judge reads answers and its own output (followkit.reasoning)
+    reasoning_markers: tuple[str, str] = ("<think>", "</think>")
 
     @abstractmethod
     def load(self, path: str | None = None) -> list[EvalItem]:

@@ -66,12 +66,18 @@ def item_scores(scores: list[int] | None, priorities: list[str]) -> dict[str, fl
     return {"csr": csr, "isr": isr, "psr": psr}
 
 
+EMPTY_PROMPT_ASKED = True
+"""Policy: a row with an empty prompt (the published file has one, idx 810) is kept and scored as the
+authors' evaluation loop would: the model is sent the empty prompt and the judge scores the answer
+against the row's criteria. The file is read whole; followkit does not drop or refuse the row."""
+
+
 def cfbench_items(path: str) -> list[EvalItem]:
     """EvalItems from CFBench's published JSON (or JSONL with the same fields)."""
     items: list[EvalItem] = []
     for rid, rec, bad in checked_records(path, "CFBench data", "idx"):
-        if not isinstance(rec.get("prompt"), str) or not rec["prompt"].strip():
-            raise bad("missing or empty", "prompt")
+        if not isinstance(rec.get("prompt"), str):  # an empty prompt is asked as it is (EMPTY_PROMPT_ASKED)
+            raise bad("missing or not a string", "prompt")
         criteria = rec.get("criteria")
         if not isinstance(criteria, list) or not criteria:
             raise bad("expected a non-empty list of [text, priority, type, subtype]", "criteria")

@@ -205,13 +205,16 @@ def checked_records(
 ) -> Iterator[tuple[str, dict[str, Any], Callable[[str, str], InputError]]]:
     """(id, record, bad) per record of a benchmark file, the id checked (an int or string, unique).
 
-    `bad(msg, field)` is the one-line error for that record ("record K: msg", naming the field).
+    `bad(msg, field)` is the one-line error for that record, naming the field and the record by its
+    own id where it has one ("record idx 810 (position 811): msg"), else by position ("record 811: msg").
     """
     seen: set[str] = set()
     for k, rec in read_records(path, what):
+        own = rec.get(id_field)
 
-        def bad(msg: str, field: str, k: int = k) -> InputError:
-            return InputError(f"record {k}: {msg}", path=path, field=field)
+        def bad(msg: str, field: str, k: int = k, own: Any = own) -> InputError:
+            where = f"record {id_field} {own} (position {k})" if isinstance(own, int | str) else f"record {k}"
+            return InputError(f"{where}: {msg}", path=path, field=field)
 
         if not isinstance(rec.get(id_field), int | str):
             raise bad("missing or not an int/string", id_field)

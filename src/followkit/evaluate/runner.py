@@ -24,8 +24,15 @@ from followkit.evaluate.base import Benchmark, EvalItem
 from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
 from followkit.io import AppendLog, file_sha256, text_sha256, write_json, write_jsonl
 from followkit.manifest import versions
-from followkit.options import Cache, RefreshCache, cli
+from followkit.options import Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.progress import stage_progress
+from followkit.reasoning import (
+    DEFAULT_MARKERS_TEXT,
+    kept_trace_warning,
+    parse_markers,
+    split_completion,
+    trace_summary,
+)
 from followkit.stats import Metric
 
 DEFAULT_BATCH = {"openai": 64, "vllm": 256}
@@ -47,6 +54,8 @@ FINGERPRINT_FIELDS = (
     "temperature",
     "top_p",
     "seed",
+    "reasoning",
+    "reasoning_markers",
 )
 """Config fields that change a sample: an output folder with samples of other values is refused."""
 
@@ -63,7 +72,7 @@ class EvalConfig(BaseModel):
     )
     model: str = Field(
         "embedded",
-        description="embedded | hf:PATH | openai:NAME | vllm:PATH",
+        description="embedded | hf:PATH | hf:ORG/NAME[@REVISION] | openai:NAME | vllm:PATH",
         json_schema_extra=cli("--model", "-m"),
     )
     base_url: str | None = Field(
@@ -105,6 +114,8 @@ class EvalConfig(BaseModel):
         description="reference: score as the benchmark's authors' code does; corrected: followkit's "
         "reading where they differ (docs/deviations.md)",
     )
+    reasoning: Reasoning = "strip"
+    reasoning_markers: ReasoningMarkers = DEFAULT_MARKERS_TEXT
 
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:
@@ -234,6 +245,7 @@ def run_eval(
         )
     system_prompt = read_text_arg(cfg.system_prompt)
     bench.semantics = cfg.semantics
+    bench.reasoning, bench.reasoning_markers = cfg.reasoning, parse_markers(cfg.reasoning_markers)
 
     items_all = bench.load(path)
     data_sha = file_sha256(path) if path and Path(path).is_file() else items_sha256(items_all)
@@ -272,6 +284,7 @@ def run_eval(
     )
     chats = {it.id: with_system(it.messages, system_prompt) for it in items}
     size = _chunk_size(cfg)
+    markers = parse_markers(cfg.reasoning_markers)
     failures: list[dict[str, Any]] = []
     empty = 0  # empty completions in this run (scored as answers that follow nothing)
     log = AppendLog(out / "samples.jsonl", key="id")
@@ -294,11 +307,15 @@ def run_eval(
                 # An empty completion is the model's answer and is scored (it fails every constraint,
                 # as in IFEval); dropping it would raise the accuracy. The cache never keeps it, so a
                 # run with --refresh-cache or a new cache asks again.
-                ok = [(it, c.texts[0]) for it, c in zip(todo, comps, strict=True) if c.ok]
+                ok = [
+                    (it, c.texts[0], split_completion(c.texts[0], c.reasoning_of(0), cfg.reasoning, markers))
+                    for it, c in zip(todo, comps, strict=True)
+                    if c.ok
+                ]
                 failures += [
                     {"id": it.id, "error": c.error} for it, c in zip(todo, comps, strict=True) if not c.ok
                 ]
-                empty += sum(1 for _, text in ok if not text.strip())
+                empty += sum(1 for _, text, _ in ok if not text.strip())
                 bar.advance(
                     max(0, len(todo) - reported),
                     cached=sum(1 for c in comps if c.cached),
@@ -306,12 +323,23 @@ def run_eval(
                 )
                 if not ok:
                     continue
-                records = bench.score([it for it, _ in ok], [r for _, r in ok], judge_backend)
-                for (it, response), rec in zip(ok, records, strict=True):
+                # The benchmark scores the answer only; the trace is kept beside it in samples.jsonl.
+                records = bench.score([it for it, _, _ in ok], [a for _, _, (a, _, _) in ok], judge_backend)
+                for (it, _, (answer, trace, status)), rec in zip(ok, records, strict=True):
                     if "error" in rec:  # scoring failed (e.g. the judge is down): retried on rerun
                         failures.append({"id": it.id, "error": rec["error"]})
                         continue
-                    log.append({"id": it.id, "messages": chats[it.id], "response": response, **rec})
+                    kept = {"reasoning": trace} if trace is not None else {}
+                    log.append(
+                        {
+                            "id": it.id,
+                            "messages": chats[it.id],
+                            "response": answer,
+                            **kept,
+                            "reasoning_status": status,
+                            **rec,
+                        }
+                    )
     finally:
         log.close()
 
@@ -327,6 +355,12 @@ def run_eval(
         raise BackendError(f"every request failed ({len(failures)}), e.g.: {first}")
 
     metrics = bench.metrics(samples)
+    traces = trace_summary([s.get("reasoning_status", "none") for s in samples], cfg.reasoning, markers)
+    warning = kept_trace_warning(traces)
+    if warning:
+        import sys
+
+        print(warning, file=sys.stderr)
     breakdowns = bench.breakdowns(samples)
     results = {
         "results": {name: metrics_block(name, metrics, len(samples))},
@@ -347,6 +381,7 @@ def run_eval(
         "n_samples": {name: {"original": len(items_all), "effective": len(items), "scored": len(samples)}},
         "n_failed": len(failures),
         "n_empty_responses": empty,
+        "reasoning": traces,
         "resumed": resumed,
         "cache": _stats(backend),
         "judge_cache": _stats(judge_backend),

@@ -103,7 +103,13 @@ class TraceBenchmark(Benchmark):
             JudgeRequest(render_query(it), [c["text"] for c in it.constraints], r)
             for it, r in zip(items, responses, strict=True)
         ]
-        verdicts = judge(judge_backend, requests, template=self.judge_template)
+        verdicts = judge(
+            judge_backend,
+            requests,
+            template=self.judge_template,
+            reasoning=self.reasoning,  # type: ignore[arg-type]
+            reasoning_markers=self.reasoning_markers,
+        )
         out = []
         for it, v in zip(items, verdicts, strict=True):
             if not v.raw:  # the judge call itself failed: a failed item, retried on rerun, not a verdict

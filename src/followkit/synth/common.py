@@ -383,3 +383,33 @@ def write_stage_manifest(
     manifest = write_manifest(out_dir, stage, config, **fields)
     write_json(Path(out_dir) / f"manifest_{stage.removeprefix('synth.')}.json", manifest)
     return manifest
+
+
+# --------------------------------------------------------------------------- reasoning traces
+
+
+def answers_only(recs: list[dict[str, Any]], setting: str, markers: tuple[str, str]) -> list[dict[str, Any]]:
+    """Response records with any reasoning trace split off `response` (kept in `reasoning`), in place."""
+    from followkit.reasoning import read_answer
+
+    for r in recs:
+        answer, trace, status = read_answer(r["response"], setting, markers)  # type: ignore[arg-type]
+        if status != "none" and trace is not None:
+            r["response"] = answer
+            r.setdefault("reasoning", trace)
+    return recs
+
+
+def completion_answers(comp: Any, setting: str, markers: tuple[str, str]) -> Any:
+    """A Completion whose texts are the answers after any reasoning trace (followkit.reasoning)."""
+    import dataclasses
+
+    from followkit.reasoning import split_completion
+
+    if not comp.ok:
+        return comp
+    texts = [
+        split_completion(t, comp.reasoning_of(i), setting, markers)[0]  # type: ignore[arg-type]
+        for i, t in enumerate(comp.texts)
+    ]
+    return dataclasses.replace(comp, texts=texts)

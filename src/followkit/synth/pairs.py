@@ -19,13 +19,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.errors import InputError
-from followkit.options import ROLE_SPEC, Cache, RefreshCache, cli
+from followkit.options import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
+from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
 from followkit.schema import Constraint, render_prompt
 from followkit.synth.common import (
     Failures,
     VerdictJob,
+    answers_only,
     cache_stats,
     chunks,
+    completion_answers,
     follow_all,
     is_rule,
     n_failed,
@@ -82,6 +85,8 @@ class PairsConfig(BaseModel):
     groups_per_instruction: int = Field(4, ge=1, description="iopo --y2 repair: most groups per instruction")
     cache: Cache = True
     refresh_cache: RefreshCache = False
+    reasoning: Reasoning = "strip"
+    reasoning_markers: ReasoningMarkers = DEFAULT_MARKERS_TEXT
 
 
 def group_responses(recs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -330,7 +335,8 @@ class IOPOBuilder:
         params = SamplingParams(
             n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed
         )
-        comps = self.student.complete(chats, params)
+        markers = parse_markers(cfg.reasoning_markers)  # y2 is the student's answer, trace split off
+        comps = [completion_answers(c, cfg.reasoning, markers) for c in self.student.complete(chats, params)]
         jobs: list[VerdictJob] = []
         index: list[tuple[int, int, str]] = []  # (plan, sample, check): check in y2x2, y2x1, y1x2, y1x1
         for pi, ((rec, p, x2), comp) in enumerate(zip(plans, comps, strict=True)):
@@ -422,7 +428,11 @@ def run_pairs(
 
     out = Path(out_dir)
     src = Path(cfg.responses) if cfg.responses else out / "responses.jsonl"
-    recs = [r for _, r in read_records(src, RESPONSE_FIELDS)]
+    recs = answers_only(
+        [r for _, r in read_records(src, RESPONSE_FIELDS)],
+        cfg.reasoning,
+        parse_markers(cfg.reasoning_markers),
+    )
     groups = group_responses(recs)
     config = cfg.model_dump(mode="json")
     if cfg.format in ("dpo", "sft"):

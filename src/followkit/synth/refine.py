@@ -21,14 +21,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.errors import InputError
-from followkit.options import ROLE_SPEC, Cache, RefreshCache
+from followkit.options import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache
+from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
 from followkit.schema import Constraint
 from followkit.synth.common import (
     Failures,
     Verdict,
     VerdictJob,
+    answers_only,
     cache_stats,
     chunks,
+    completion_answers,
     follow_all,
     is_rule,
     read_records,
@@ -66,6 +69,8 @@ class RefineConfig(BaseModel):
     template: str = Field("synth_refine", description="Prompt template of the teacher")
     cache: Cache = True
     refresh_cache: RefreshCache = False
+    reasoning: Reasoning = "strip"
+    reasoning_markers: ReasoningMarkers = DEFAULT_MARKERS_TEXT
 
 
 def refine_prompt(prompt: str, response: str, constraint_text: str, template: str = "synth_refine") -> str:
@@ -170,7 +175,8 @@ def refine_items(teacher: Any, judge_role: Any, recs: list[dict[str, Any]], cfg:
             user_chat(refine_prompt(prompt_of[id(it)], it.current, it.constraints[t].text, cfg.template))
             for it, t in active
         ]
-        comps = teacher.complete(chats, params)
+        markers = parse_markers(cfg.reasoning_markers)  # a reasoning teacher's trace is not the repair
+        comps = [completion_answers(c, cfg.reasoning, markers) for c in teacher.complete(chats, params)]
         fixed = []
         for (it, t), comp in zip(active, comps, strict=True):
             it.attempted.add(t)
@@ -304,7 +310,11 @@ def run_refine(
             judge=judge,
             progress=progress,
         )
-    recs = [r for _, r in read_records(src, ("key", "id", "messages", "response", "constraints", "verdicts"))]
+    recs = answers_only(
+        [r for _, r in read_records(src, ("key", "id", "messages", "response", "constraints", "verdicts"))],
+        cfg.reasoning,
+        parse_markers(cfg.reasoning_markers),
+    )
     chosen = select_for_refinement(recs, cfg.per_instruction)
     failures = Failures("refine")
     rules, model_spec = split_teacher(cfg.teacher)

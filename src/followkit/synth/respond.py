@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from followkit.options import ROLE_SPEC, Cache, RefreshCache, cli
+from followkit.options import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
+from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers, split_completion
 from followkit.schema import Constraint, Instruction
 from followkit.synth.common import (
     Failures,
@@ -55,6 +56,8 @@ class RespondConfig(BaseModel):
     limit: int | None = Field(None, ge=1, description="Only the first N instructions")
     cache: Cache = True
     refresh_cache: RefreshCache = False
+    reasoning: Reasoning = "strip"
+    reasoning_markers: ReasoningMarkers = DEFAULT_MARKERS_TEXT
 
 
 def response_key(instruction_id: str, sample: int) -> str:
@@ -70,8 +73,9 @@ def response_record(
     model: str,
     sampling: dict,
     verdicts: list,
+    reasoning: str | None = None,
 ) -> dict[str, Any]:
-    """A Response record with the instruction's constraints and the verdicts."""
+    """A Response record with the instruction's constraints and the verdicts (and the trace split off)."""
     vs = [v.to_dict() for v in verdicts]
     return {
         "key": response_key(inst.id, sample),
@@ -80,6 +84,7 @@ def response_record(
         "messages": chat,
         "prompt": inst.prompt,  # so `followkit verify responses.jsonl` reads the file as it is
         "response": text,
+        **({"reasoning": reasoning} if reasoning is not None else {}),
         "model": model,
         "sampling": sampling,
         "language": inst.language,
@@ -227,6 +232,7 @@ def run_respond(
     insts = list(read_instructions(src))
     if cfg.limit:
         insts = insts[: cfg.limit]
+    markers = parse_markers(cfg.reasoning_markers)
     params = SamplingParams(
         n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed
     )
@@ -264,7 +270,7 @@ def run_respond(
                     write_json(out / STUDENT_FINGERPRINT, pending)
             chats = [user_chat(i.prompt, cfg.system) for i in batch]
             comps = backend.complete(chats, params)
-            jobs: list[tuple[Instruction, int, str, list[dict[str, str]]]] = []
+            jobs: list[tuple[Instruction, int, str, list[dict[str, str]], str | None]] = []
             failed_items = 0
             for inst, chat, comp in zip(batch, chats, comps, strict=True):
                 if not comp.ok:
@@ -277,12 +283,14 @@ def run_respond(
                     if not text or not text.strip():
                         failures.add(response_key(inst.id, s), "empty output")
                         continue
-                    jobs.append((inst, s, text, chat))
+                    # the answer is checked and kept; an unclosed trace leaves "" (follows nothing)
+                    answer, trace, _ = split_completion(text, comp.reasoning_of(s), cfg.reasoning, markers)
+                    jobs.append((inst, s, answer, chat, trace))
             verdicts = verdicts_for(
-                [VerdictJob(inst.prompt, inst.constraints, text) for inst, _, text, _ in jobs], judge_role
+                [VerdictJob(inst.prompt, inst.constraints, text) for inst, _, text, _, _ in jobs], judge_role
             )
-            for (inst, s, text, chat), vs in zip(jobs, verdicts, strict=True):
-                log.append(response_record(inst, s, text, chat, model, params.to_dict(), vs))
+            for (inst, s, text, chat, trace), vs in zip(jobs, verdicts, strict=True):
+                log.append(response_record(inst, s, text, chat, model, params.to_dict(), vs, trace))
             bar.advance(
                 len(batch), cached=sum(bool(getattr(c, "cached", False)) for c in comps), failed=failed_items
             )

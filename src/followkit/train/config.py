@@ -6,6 +6,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from followkit.options import Reasoning, ReasoningMarkers
+from followkit.reasoning import DEFAULT_MARKERS_TEXT
+
 
 class TrainConfig(BaseModel):
     """Settings of `followkit train`; every field can be set in train.yaml or as key=value."""
@@ -40,6 +43,8 @@ class TrainConfig(BaseModel):
             "scale_rewards",
             "reward_mode",
             "reward_loose",
+            "reasoning",
+            "reasoning_markers",
             "min_words",
             "max_words",
             "judge",
@@ -133,6 +138,8 @@ class TrainConfig(BaseModel):
         "fraction", description="GRPO reward: fraction of constraints followed, or all-or-nothing."
     )
     reward_loose: bool = Field(False, description="GRPO reward: IFEval's loose verdicts instead of strict.")
+    reasoning: Reasoning = "strip"
+    reasoning_markers: ReasoningMarkers = DEFAULT_MARKERS_TEXT
     min_words: int = Field(
         0, ge=0, description="GRPO reward: length penalty, factor words/min_words below this many words."
     )

@@ -99,6 +99,8 @@ def build_reward(settings: TrainConfig) -> Any:
         judge=settings.judge,
         combine=settings.judge_combine,
         weight=settings.judge_weight,
+        reasoning=settings.reasoning,
+        reasoning_markers=settings.reasoning_markers,
     )
     if isinstance(reward, HybridReward) and settings.judge_base_url:
         reward.backend_options["base_url"] = settings.judge_base_url
