@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+from typing import Any
 import sqlite3
 from pathlib import Path
 
@@ -187,6 +188,34 @@ def test_several_processes_write_concurrently(tmp_path: Path):
     assert all(got[k] == {"texts": [k]} for k in expected)
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def _open_at_once(path: str, barrier: Any, errors: Any) -> None:
+    barrier.wait()
+    try:
+        RequestCache(path).put("k", "ns", {"texts": ["x"]})
+    except Exception as exc:  # reported to the parent, which asserts there were none
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_fresh_cache_at_once_all_succeed(tmp_path: Path):
+    # `followkit run` starts stages side by side on one cache: on a new machine they create it together.
+    ctx = mp.get_context("fork")
+    errors = ctx.Queue()
+    for trial in range(6):
+        path = str(tmp_path / f"fresh{trial}.sqlite")
+        barrier = ctx.Barrier(6)
+        procs = [ctx.Process(target=_open_at_once, args=(path, barrier, errors)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 6
+        assert len(RequestCache(path)) == 1
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert found == []
 
 
 def test_location_follows_env_and_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -29,6 +29,7 @@ with ``seed=None`` asks for fresh randomness and is never cached.
 
 BUSY_TIMEOUT_MS = 60_000
 """How long a writer waits for another process's write lock before failing."""
+OPEN_RETRY_S = 0.05  # pause between tries to open a cache another process is creating
 
 
 def default_cache_path() -> Path:
@@ -79,24 +80,46 @@ class RequestCache:
     def _db(self) -> sqlite3.Connection:
         # One connection per process: a connection inherited through fork must not be reused.
         if self._conn is None or self._pid != os.getpid():
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-                )
-                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS entries ("
-                    "key TEXT PRIMARY KEY, namespace TEXT NOT NULL, value TEXT NOT NULL, created REAL NOT NULL)"
-                )
-            except (sqlite3.Error, OSError) as exc:
-                raise BackendError(
-                    f"cannot open the request cache {self.path}: {exc} (set FOLLOWKIT_CACHE or use --no-cache)"
-                ) from exc
+            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+            while True:
+                try:
+                    conn = self._open()
+                    break
+                except sqlite3.OperationalError as exc:
+                    # Switching a fresh file to WAL takes an exclusive lock and SQLite answers "locked" at
+                    # once, without its busy handler, while another process is doing the same: wait and retry.
+                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                        raise self._open_error(exc) from exc
+                    time.sleep(OPEN_RETRY_S)
+                except (sqlite3.Error, OSError) as exc:
+                    raise self._open_error(exc) from exc
             self._conn, self._pid = conn, os.getpid()
         return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection with the cache's settings and table."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS entries ("
+                "key TEXT PRIMARY KEY, namespace TEXT NOT NULL, value TEXT NOT NULL, created REAL NOT NULL)"
+            )
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_error(self, exc: Exception) -> BackendError:
+        return BackendError(
+            f"cannot open the request cache {self.path}: {exc} (set FOLLOWKIT_CACHE or use --no-cache)"
+        )
 
     def get_many(self, keys: list[str]) -> dict[str, Any]:
         """The stored values of those keys that are present."""
