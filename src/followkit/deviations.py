@@ -199,6 +199,27 @@ DEVIATIONS: list[Deviation] = [
         "also DRFR over instructions with two or more distinct composition types",
         "followkit.evaluate.complexbench.NESTED_MIN_TYPES",
     ),
+    # --- InFoBench (judged yes/no questions), both modes ----------------------------------------
+    Deviation(
+        "infobench",
+        "*",
+        "gpt-4-0314 at temperature 0 answers one question per turn of one conversation; the output "
+        "is quoted in plain double quotes after the authors' YES/NO rules; the judge sees the input, "
+        "not the instruction",
+        "any --judge model at temperature 0 answers all questions in one request (followkit's prompt "
+        "with the instruction and input, the response in a hash-named block, a hash marker, "
+        "'Checklist Scores' keyed by question number, one retry)",
+        "followkit.evaluate.infobench.ALL_QUESTIONS_ONE_REQUEST",
+    ),
+    Deviation(
+        "infobench",
+        "*",
+        "a reply without a clear YES/NO stops the questioning: it counts as NO and the questions "
+        "after it leave the denominator",
+        "a verdict unreadable after one retry counts every question of the instruction as NO, "
+        "and is counted in judge_unparsable_rate",
+        "followkit.evaluate.infobench.UNPARSABLE_QUESTIONS_ARE_NO",
+    ),
     # --- IFBench, --semantics corrected --------------------------------------------------------
     Deviation(
         "ifbench",

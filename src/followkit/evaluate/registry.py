@@ -20,6 +20,7 @@ _BUILTIN = {
     "cfbench": "followkit.evaluate.cfbench:CFBenchBenchmark",
     "complexbench": "followkit.evaluate.complexbench:ComplexBenchBenchmark",
     "complexbench-en": "followkit.evaluate.complexbench:ComplexBenchEnBenchmark",
+    "infobench": "followkit.evaluate.infobench:InFoBenchBenchmark",
 }
 
 
