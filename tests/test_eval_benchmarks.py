@@ -53,6 +53,7 @@ def test_registry_names_and_specs():
         "complexbench",
         "complexbench-en",
         "infobench",
+        "followbench",
     ]
     assert parse_benchmark_spec("ifeval") == ("ifeval", None)
     assert parse_benchmark_spec("ifeval:../a/b:c.jsonl") == ("ifeval", "../a/b:c.jsonl")

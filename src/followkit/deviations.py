@@ -220,6 +220,24 @@ DEVIATIONS: list[Deviation] = [
         "and is counted in judge_unparsable_rate",
         "followkit.evaluate.infobench.UNPARSABLE_QUESTIONS_ARE_NO",
     ),
+    # --- FollowBench, both modes -----------------------------------------------------------------
+    Deviation(
+        "followbench",
+        "cnn_dailymail, xsum, samsum, gigaword, arxiv; format 22, 30",
+        "hand-written per-level rules (sentence counts, word limits, given words)",
+        "judged like the other items (those rules are not reimplemented yet)",
+        "followkit.evaluate.followbench.RULES_BY_JUDGE",
+    ),
+    Deviation(
+        "followbench",
+        "judged items",
+        "gpt-4 reads the seed, each evolved instruction and the answer, and ends with a Python list "
+        "of k 'YES'/'NO'; an unparsable reply is -1 and must be fixed by hand",
+        "any --judge model, the checklist judge (the same instructions in followkit's prompt, one "
+        "point per added constraint, the response in a hash-named block, one retry); an unparsable "
+        "verdict meets no constraint and is counted in judge_unparsable_rate",
+        "followkit.evaluate.followbench.FollowBenchBenchmark",
+    ),
     # --- IFBench, --semantics corrected --------------------------------------------------------
     Deviation(
         "ifbench",

@@ -21,6 +21,7 @@ _BUILTIN = {
     "complexbench": "followkit.evaluate.complexbench:ComplexBenchBenchmark",
     "complexbench-en": "followkit.evaluate.complexbench:ComplexBenchEnBenchmark",
     "infobench": "followkit.evaluate.infobench:InFoBenchBenchmark",
+    "followbench": "followkit.evaluate.followbench:FollowBenchBenchmark",
 }
 
 

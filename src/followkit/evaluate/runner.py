@@ -67,7 +67,7 @@ class EvalConfig(BaseModel):
 
     benchmark: str = Field(
         description="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench, kcif, cfbench, complexbench, "
-        "complexbench-en or infobench",
+        "complexbench-en, infobench or followbench",
         json_schema_extra=cli("--benchmark", "-b"),
     )
     model: str = Field(
