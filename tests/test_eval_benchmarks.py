@@ -52,6 +52,8 @@ def test_registry_names_and_specs():
         "cfbench",
         "complexbench",
         "complexbench-en",
+        "infobench",
+        "followbench",
     ]
     assert parse_benchmark_spec("ifeval") == ("ifeval", None)
     assert parse_benchmark_spec("ifeval:../a/b:c.jsonl") == ("ifeval", "../a/b:c.jsonl")

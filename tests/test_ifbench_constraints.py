@@ -543,3 +543,64 @@ def test_repeat_span_renders_and_samples_word_indices():
     for seed in range(20):
         raw = ref.sample_kwargs(random.Random(seed), "The quick brown fox jumps")
         assert 1 <= raw["n_start"] < raw["n_end"] <= 4  # never 0: the reference reads 0 as random
+
+
+# --- the ratio ids' sentence splitter in reference mode (issue 23, 5a) ---------------------------
+# Sentences worked by hand from IFBench's regex splitter: cut after every . ? ! (the mark first
+# moved out of a straight closing quote, or out of a curly one after a period), then stripped.
+
+PARAPHRASE = 'Look up its meaning "paraphrasing." Paraphrasing is restating. Why do it?'
+
+
+@pytest.mark.parametrize(
+    "text, sentences",
+    [
+        (PARAPHRASE, ['Look up its meaning "paraphrasing".', "Paraphrasing is restating.", "Why do it?"]),
+        # curly quotes: .” is moved like ."; ?” and !” are not, so the quote opens the next piece
+        (
+            "Look up its meaning \u201cparaphrasing.\u201d Paraphrasing is restating. Why do it?",
+            ["Look up its meaning \u201cparaphrasing\u201d.", "Paraphrasing is restating.", "Why do it?"],
+        ),
+        ('He asked "why?" We know. We do.', ['He asked "why"?', "We know.", "We do."]),
+        ('She yelled "stop!" We did. Did we?', ['She yelled "stop"!', "We did.", "Did we?"]),
+        ("He asked \u201cwhy?\u201d We know.", ["He asked \u201cwhy?", "\u201d We know."]),
+        # a quote closing the text: moved, so no quote-only sentence is left at the end
+        ('We said "fine."', ['We said "fine".']),
+        # abbreviations, initials, decimals and domains do not end a sentence; an ellipsis does
+        (
+            "Dr. Smith paid 3.5 dollars at shop.com today... Then J. K. left.",
+            [
+                "Dr. Smith paid 3.5 dollars at shop.com today...",
+                "Then J. K. left.",
+            ],
+        ),
+        ("Wow!! Fine", ["Wow!", "!", "Fine"]),
+        ("", []),
+    ],
+)
+def test_regex_sentences_move_the_mark_out_of_the_closing_quote(text, sentences):
+    from followkit.constraints.text import sentences_en_regex
+
+    assert sentences_en_regex(text) == sentences
+
+
+@pytest.mark.parametrize(
+    "cid, text, expected",
+    [
+        # 2 statements, 1 question: the quoted word's sentence counts as a statement
+        ("ratio:sentence_type", PARAPHRASE, (True, False)),
+        (
+            "ratio:sentence_type",
+            PARAPHRASE.replace('"paraphrasing."', "\u201cparaphrasing.\u201d"),
+            (True, False),
+        ),
+        # ?" is a question, !" an exclamation
+        ("ratio:sentence_type", 'He asked "why?" We know. We do.', (True, False)),
+        ("ratio:sentence_balance", 'She yelled "stop!" We did. Did we?', (True, False)),
+        # ?” stays a question (cut after the mark); the quote leads the next sentence, which ends in "."
+        ("ratio:sentence_type", "He asked \u201cwhy?\u201d We know. We do.", (True, False)),
+        ("ratio:sentence_words", 'Cat sat "up." Dog ran "in." Pig hid "on."', (True, True)),
+    ],
+)
+def test_ratio_ids_split_quoted_marks_as_the_reference(cid, text, expected):
+    assert _both(cid, {}, text) == expected

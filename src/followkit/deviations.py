@@ -82,6 +82,15 @@ DEVIATIONS: list[Deviation] = [
         "N must be >= 1",
         _IFB + "POSITIVE_INDEX_KWARGS",
     ),
+    Deviation(
+        "ifbench",
+        "ratio:sentence_type, ratio:sentence_balance, ratio:sentence_words",
+        "newest code (since 6fffd61) splits with nltk.sent_tokenize, so '\"word.\" Next' gives a "
+        "sentence ending in the quote; the published results used a regex splitter",
+        "reference mode uses the regex splitter of the published results: cut after each . ? !, "
+        "the mark moved out of a closing quote",
+        _IFB + "RATIO_SENTENCES_PUBLISHED_SPLITTER",
+    ),
     # --- KCIF, both modes (followkit's choices; the strict reading is reported as *_strict) -----
     Deviation(
         "kcif",
@@ -189,6 +198,45 @@ DEVIATIONS: list[Deviation] = [
         "no such number (nested_methods_drfr per composition signature only)",
         "also DRFR over instructions with two or more distinct composition types",
         "followkit.evaluate.complexbench.NESTED_MIN_TYPES",
+    ),
+    # --- InFoBench (judged yes/no questions), both modes ----------------------------------------
+    Deviation(
+        "infobench",
+        "*",
+        "gpt-4-0314 at temperature 0 answers one question per turn of one conversation; the output "
+        "is quoted in plain double quotes after the authors' YES/NO rules; the judge sees the input, "
+        "not the instruction",
+        "any --judge model at temperature 0 answers all questions in one request (followkit's prompt "
+        "with the instruction and input, the response in a hash-named block, a hash marker, "
+        "'Checklist Scores' keyed by question number, one retry)",
+        "followkit.evaluate.infobench.ALL_QUESTIONS_ONE_REQUEST",
+    ),
+    Deviation(
+        "infobench",
+        "*",
+        "a reply without a clear YES/NO stops the questioning: it counts as NO and the questions "
+        "after it leave the denominator",
+        "a verdict unreadable after one retry counts every question of the instruction as NO, "
+        "and is counted in judge_unparsable_rate",
+        "followkit.evaluate.infobench.UNPARSABLE_QUESTIONS_ARE_NO",
+    ),
+    # --- FollowBench, both modes -----------------------------------------------------------------
+    Deviation(
+        "followbench",
+        "cnn_dailymail, xsum, samsum, gigaword, arxiv; format 22, 30",
+        "hand-written per-level rules (sentence counts, word limits, given words)",
+        "judged like the other items (those rules are not reimplemented yet)",
+        "followkit.evaluate.followbench.RULES_BY_JUDGE",
+    ),
+    Deviation(
+        "followbench",
+        "judged items",
+        "gpt-4 reads the seed, each evolved instruction and the answer, and ends with a Python list "
+        "of k 'YES'/'NO'; an unparsable reply is -1 and must be fixed by hand",
+        "any --judge model, the checklist judge (the same instructions in followkit's prompt, one "
+        "point per added constraint, the response in a hash-named block, one retry); an unparsable "
+        "verdict meets no constraint and is counted in judge_unparsable_rate",
+        "followkit.evaluate.followbench.FollowBenchBenchmark",
     ),
     # --- IFBench, --semantics corrected --------------------------------------------------------
     Deviation(

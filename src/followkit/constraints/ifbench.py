@@ -24,7 +24,13 @@ from typing import Any
 from pydantic import Field, StrictInt, StrictStr, model_validator
 
 from followkit.constraints.base import ConstraintType, Kwargs, NoKwargs
-from followkit.constraints.text import sentences_en, sentences_en_absorbed, treebank_tokens, word_tokens
+from followkit.constraints.text import (
+    sentences_en,
+    sentences_en_absorbed,
+    sentences_en_regex,
+    treebank_tokens,
+    word_tokens,
+)
 from followkit.errors import ConstraintError
 
 
@@ -590,11 +596,21 @@ class StopWords(_IFBench):
         return {"percentage": max(0, kw.percentage // 2 - rng.randint(0, 5))}
 
 
+RATIO_SENTENCES_PUBLISHED_SPLITTER = True
+"""`ratio:sentence_type`, `ratio:sentence_balance`, `ratio:sentence_words`, reference mode: sentences
+come from IFBench's regex splitter (`text.sentences_en_regex`), which cuts after every . ? ! that is
+not an abbreviation, initial, decimal or domain, and first moves the mark out of a closing quote
+(`"paraphrasing." Next` ends a statement). IFBench's published results and leaderboard were scored
+with it (allenai/IFBench up to 1a902f9, Nov 2025); since 6fffd61 (Dec 2025) its
+`split_into_sentences` is `nltk.sent_tokenize`, which keeps the quote after the mark, so the sentence
+ends with the quote and is neither a statement nor a question."""
+
+
 def _ratio_sentences(response: str, corrected: bool) -> list[str]:
-    """Sentences for the ratio ids: NLTK's (reference) or with punctuation-only pieces absorbed."""
-    return (
-        sentences_en_absorbed(response) if corrected else sentences_en(response)
-    )  # RATIO_SENTENCES_ABSORB_PUNCTUATION
+    """Sentences for the ratio ids: IFBench's regex splitter (reference) or Punkt with punctuation-only pieces absorbed."""
+    if corrected:
+        return sentences_en_absorbed(response)  # RATIO_SENTENCES_ABSORB_PUNCTUATION
+    return sentences_en_regex(response)  # RATIO_SENTENCES_PUBLISHED_SPLITTER
 
 
 def _sentence_ends(response: str, corrected: bool = False) -> Counter:

@@ -20,6 +20,8 @@ _BUILTIN = {
     "cfbench": "followkit.evaluate.cfbench:CFBenchBenchmark",
     "complexbench": "followkit.evaluate.complexbench:ComplexBenchBenchmark",
     "complexbench-en": "followkit.evaluate.complexbench:ComplexBenchEnBenchmark",
+    "infobench": "followkit.evaluate.infobench:InFoBenchBenchmark",
+    "followbench": "followkit.evaluate.followbench:FollowBenchBenchmark",
 }
 
 

@@ -66,8 +66,8 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     benchmark: str = Field(
-        description="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench, kcif, cfbench, complexbench "
-        "or complexbench-en",
+        description="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench, kcif, cfbench, complexbench, "
+        "complexbench-en, infobench or followbench",
         json_schema_extra=cli("--benchmark", "-b"),
     )
     model: str = Field(
