@@ -132,3 +132,27 @@ def test_grpo_default_reward_has_the_content_minimum():
     assert gated.judge_gate == 0.5
     with pytest.raises(ValueError, match="judge_gate needs judge"):
         TrainConfig(**base, judge_gate=0.5)
+
+
+@pytest.mark.slow
+def test_grpo_with_per_constraint_rewards_logs_one_reward_per_slot(tmp_path):
+    from gpu_support import tiny_gpu_llama
+
+    from followkit.cli import main
+
+    model = tiny_gpu_llama(tmp_path)
+    rows = [
+        {"id": f"p{i}", "prompt": "Describe a lake.", "instruction_id_list": [NO_COMMA, LOWER]}
+        for i in range(2)
+    ]
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "grpo"
+    args = ["train", "--method", "grpo", "--model", str(model), "--data", str(data), "--out", str(out)]
+    args += ["gradient_accumulation_steps=2", "num_generations=2", "max_completion_length=8", "max_steps=1"]
+    args += ["reward_per_constraint=true", "min_content=0", "merge=false", "save_steps=10"]
+    assert main(args) == 0
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines() if '"loss"' in x]
+    assert {"rewards/constraint_0/mean", "rewards/constraint_1/mean"} <= set(log[0])
+    config = json.loads((out / "manifest.json").read_text())["reward"]
+    assert "ConstraintSlotReward(slot=1" in config

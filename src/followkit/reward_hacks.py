@@ -270,10 +270,6 @@ KNOWN_HACKS: tuple[str, ...] = ()
 fails when a hack appears that is not listed here."""
 
 
-def _short(mode: str) -> str:
-    return mode
-
-
 def render_markdown() -> str:
     """docs/reward_hacks.md: the summary per guard, then per guard setting the cells with hacks."""
     from followkit.constraints import registry
@@ -358,7 +354,7 @@ def render_markdown() -> str:
             continue
         lines += ["| id | mode | hacks |", "|---|---|---|"]
         for (cid, mode), names in sorted(found.items()):
-            lines.append(f"| `{cid}` | {_short(mode)} | {', '.join(names)} |")
+            lines.append(f"| `{cid}` | {mode} | {', '.join(names)} |")
     lines += ["", "## Every id and mode, unguarded", ""]
     lines += ["| id | " + " | ".join(MODE_NAMES) + " |", "|---|" + "---|" * len(MODE_NAMES)]
     base = runs[0][1]
