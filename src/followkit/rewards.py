@@ -35,8 +35,10 @@ Nothing heavy is imported here: no torch, no transformers, no backend SDK.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -65,6 +67,16 @@ loose credit for a wrapper line would teach the model to keep one."""
 JUDGE_UNPARSABLE_SCORE = 0.0
 """Policy: a judge verdict that cannot be parsed (or a failed judge call) scores 0 quality, never a
 pass: a response that derails the judge must not earn reward for it."""
+
+MIN_CONTENT_WORDS = 8
+"""Policy: the GRPO default content minimum (``min_content``): no constraint is credited unless the
+answer holds this many distinct words outside the word trigrams it shares with the prompt and the
+constraint texts. The reward-hack matrix (docs/reward_hacks.md) shows what it closes; ids whose right
+answer is shorter (a fixed phrase) then earn nothing, and the matrix lists them."""
+
+ECHO_NGRAM = 3
+"""Guard ``min_content``: answer words inside a word n-gram of this length that the prompt or a
+constraint text also holds are echo, not content."""
 
 QUALITY_CRITERION = (
     "The response is a relevant, helpful, complete and correct answer to the query: not empty, "
@@ -213,6 +225,44 @@ def prompt_text(prompt: Any) -> str:
     return ""
 
 
+# --- guards ------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[\u3400-\u9fff]|[^\W_]+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def content_words(answer: str, sources: Sequence[str], n: int = ECHO_NGRAM) -> int:
+    """Distinct words of `answer` outside every word n-gram it shares with one of `sources`.
+
+    An echo of the prompt or of a constraint text counts nothing; a CJK ideograph is one word.
+    """
+    words = _words(answer)
+    grams: set[tuple[str, ...]] = set()
+    for src in sources:
+        w = _words(src)
+        grams.update(tuple(w[i : i + n]) for i in range(len(w) - n + 1))
+    echoed = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        if tuple(words[i : i + n]) in grams:
+            for j in range(i, i + n):
+                echoed[j] = True
+    return len({w for w, e in zip(words, echoed, strict=True) if not e})
+
+
+def _constraint_texts(checks: list[Check], spec: Any) -> list[str]:
+    texts = []
+    for ct, kw in checks:
+        with contextlib.suppress(Exception):  # a renderer that cannot: the given texts still count
+            texts.append(ct.render(kw, "en"))
+    spec = _decoded(spec, "reward input", "constraints") if isinstance(spec, str) else spec
+    if isinstance(spec, list):
+        texts += [c["text"] for c in spec if isinstance(c, dict) and isinstance(c.get("text"), str)]
+    return texts
+
+
 # --- rewards -----------------------------------------------------------------------------------
 
 
@@ -261,6 +311,10 @@ def _log_families(log_metric: Callable[[str, float], None], by_family: dict[str,
 class ConstraintReward:
     """A rule reward: per completion, the share (``fraction``) or all (``all``) of its constraints followed.
 
+    ``min_content`` (guard, 0: off): every constraint counts as not followed unless the answer holds
+    that many distinct words outside the word trigrams it shares with the prompt (TRL's ``prompts``,
+    or a ``prompt`` column) and the constraint texts (content_words).
+
     Call it as TRL calls a reward function: ``reward(completions=..., instruction_id_list=...,
     kwargs=..., constraints=..., **other_columns)``. Picklable (plain attributes only).
     """
@@ -273,13 +327,17 @@ class ConstraintReward:
         name: str | None = None,
         reasoning: Setting = "strip",
         reasoning_markers: str | tuple[str, str] = DEFAULT_MARKERS,
+        min_content: int = 0,
     ):
+        if min_content < 0:
+            raise ValueError(f"min_content must be >= 0, got {min_content}")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         if reasoning not in ("strip", "keep"):
             raise ValueError(f"reasoning must be 'strip' or 'keep', not {reasoning!r}")
         self.mode, self.loose, self.length_penalty = mode, loose, length_penalty
         self.reasoning, self.reasoning_markers = reasoning, parse_markers(reasoning_markers)
+        self.min_content = min_content
         self.__name__ = name or f"constraint_reward_{mode}_{'loose' if loose else 'strict'}"
 
     def verdicts(
@@ -291,6 +349,7 @@ class ConstraintReward:
         kw_col = _column(columns.get("kwargs"), n, "kwargs")
         cons_col = _column(columns.get("constraints"), n, "constraints")
         ident_col = self._idents(columns, n)
+        prompt_col = _column(columns.get("prompts") or columns.get("prompt"), n, "prompts")
         parsed: dict[str, tuple[list[str], list[Check]]] = {}  # a group's completions share one spec
         out: list[tuple[list[str], list[bool]] | None] = []
         for i, completion in enumerate(completions):
@@ -302,7 +361,13 @@ class ConstraintReward:
                 out.append(None)
                 continue
             text = self.answer(completion)
-            out.append((ids, verdicts(checks, text, "loose" if self.loose else "strict")))
+            found = verdicts(checks, text, "loose" if self.loose else "strict")
+            if self.min_content:
+                sources = [prompt_text(prompt_col[i]) if prompt_col[i] is not None else ""]
+                sources += _constraint_texts(checks, cons_col[i])
+                if content_words(text, sources) < self.min_content:
+                    found = [False] * len(found)
+            out.append((ids, found))
         return out
 
     def answer(self, completion: Any) -> str:
@@ -353,7 +418,7 @@ class ConstraintReward:
     def __repr__(self) -> str:
         return (
             f"ConstraintReward(mode={self.mode!r}, loose={self.loose}, length_penalty={self.length_penalty}, "
-            f"reasoning={self.reasoning!r})"
+            f"reasoning={self.reasoning!r}, min_content={self.min_content})"
         )
 
 
@@ -365,8 +430,11 @@ class HybridReward:
 
     ``multiply``: r = rule * q, so a reply that games the checkers but answers nothing gets ~0;
     ``add``: r = (1 - weight) * rule + weight * q. The judge is a followkit backend spec (built on
-    first use through load_backend, with the request cache) or a Backend instance. Pickling keeps
-    the spec and drops a backend built from it (a worker builds its own).
+    first use through load_backend, with the request cache) or a Backend instance, or any object
+    with ``quality(prompts, answers) -> [q]`` (a scripted judge, followkit.reward_hacks). Pickling
+    keeps the spec and drops a backend built from it (a worker builds its own).
+
+    ``judge_gate`` (guard, 0: off): the reward is 0 wherever q is below the gate, whatever the rules say.
     """
 
     def __init__(
@@ -379,13 +447,16 @@ class HybridReward:
         max_tokens: int | None = None,
         backend_options: dict[str, Any] | None = None,
         name: str | None = None,
+        judge_gate: float = 0.0,
     ):
+        if not 0.0 <= judge_gate <= 1.0:
+            raise ValueError(f"judge_gate must lie in [0, 1], got {judge_gate}")
         if combine not in ("multiply", "add"):
             raise ValueError(f"combine must be 'multiply' or 'add', not {combine!r}")
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"weight must lie in [0, 1], got {weight}")
         self.judge, self.rule = judge, rule or ConstraintReward()
-        self.combine, self.weight = combine, weight
+        self.combine, self.weight, self.judge_gate = combine, weight, judge_gate
         self.template, self.max_tokens = template, max_tokens
         self.backend_options = dict(backend_options or {})
         self.__name__ = name or f"hybrid_{combine}_{self.rule.__name__}"
@@ -411,6 +482,9 @@ class HybridReward:
         """Judge quality in [0, 1] per completion (JUDGE_UNPARSABLE_SCORE where no verdict was read)."""
         from followkit.judge import JUDGE_MAX_TOKENS, JudgeRequest, judge
 
+        if hasattr(self.judge, "quality"):
+            answers = [self.rule.answer(c) for c in completions]
+            return list(self.judge.quality([prompt_text(p) for p in prompts], answers))
         requests = [
             JudgeRequest(query=prompt_text(p), constraints=[QUALITY_CRITERION], response=self.rule.answer(c))
             for p, c in zip(prompts, completions, strict=True)
@@ -427,7 +501,7 @@ class HybridReward:
         log_metric: Callable[[str, float], None] | None = None,
         **columns: Any,
     ) -> list[float | None]:
-        rule = self.rule(completions, log_metric=log_metric, **columns)
+        rule = self.rule(completions, log_metric=log_metric, prompts=prompts, **columns)
         if prompts is None:
             prompts = columns.get("prompt") or [""] * len(completions)
         q = self.quality(prompts, completions)
@@ -437,6 +511,8 @@ class HybridReward:
         for r, qi in zip(rule, q, strict=True):
             if r is None:
                 out.append(None)
+            elif qi < self.judge_gate:
+                out.append(0.0)
             elif self.combine == "multiply":
                 out.append(r * qi)
             else:
@@ -445,7 +521,43 @@ class HybridReward:
 
     def __repr__(self) -> str:
         judge = self.judge if isinstance(self.judge, str) else type(self.judge).__name__
-        return f"HybridReward(judge={judge!r}, rule={self.rule!r}, combine={self.combine!r}, weight={self.weight})"
+        return (
+            f"HybridReward(judge={judge!r}, rule={self.rule!r}, combine={self.combine!r}, weight={self.weight}, "
+            f"judge_gate={self.judge_gate})"
+        )
+
+
+class ConstraintSlotReward:
+    """One constraint slot's reward: 1.0 or 0.0 for the `slot`-th constraint of a row, None where the
+    row has fewer constraints (TRL then leaves it out of that function's group statistics).
+
+    ``constraint_slot_rewards`` gives one per slot, for GRPOTrainer's ``reward_funcs`` with
+    ``multi_objective_aggregation="normalize_then_sum"``: each constraint is normalised within its
+    group before the sum, so an easy constraint followed by every sample cannot hide a hard one.
+    The guards of the wrapped ConstraintReward (min_content) apply to every slot.
+    """
+
+    def __init__(self, slot: int, rule: ConstraintReward | None = None):
+        if slot < 0:
+            raise ValueError(f"slot must be >= 0, got {slot}")
+        self.slot, self.rule = slot, rule or ConstraintReward()
+        self.__name__ = f"constraint_{slot}"
+
+    def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        columns.pop("log_metric", None)
+        rows = self.rule.verdicts(completions, **columns)
+        return [None if r is None or len(r[1]) <= self.slot else float(r[1][self.slot]) for r in rows]
+
+    def __repr__(self) -> str:
+        return f"ConstraintSlotReward(slot={self.slot}, rule={self.rule!r})"
+
+
+def constraint_slot_rewards(slots: int, rule: ConstraintReward | None = None) -> list[ConstraintSlotReward]:
+    """One ConstraintSlotReward per constraint slot 0..slots-1, sharing one rule reward."""
+    if slots < 1:
+        raise ValueError(f"slots must be >= 1, got {slots}")
+    rule = rule or ConstraintReward()
+    return [ConstraintSlotReward(k, rule) for k in range(slots)]
 
 
 def make_constraint_reward(
@@ -459,13 +571,16 @@ def make_constraint_reward(
     name: str | None = None,
     reasoning: Setting = "strip",
     reasoning_markers: str | tuple[str, str] = DEFAULT_MARKERS,
+    min_content: int = 0,
+    judge_gate: float = 0.0,
 ) -> ConstraintReward | HybridReward:
     """A configured reward: rule mode, strict/loose, optional length penalty and judge.
 
     ``length_penalty``: a LengthPenalty, a minimum word count, or (min_words, max_words).
     ``judge``: a backend spec ('openai:NAME', 'hf:PATH', 'embedded') or Backend; then a HybridReward.
     ``reasoning``: ``strip`` (score the answer after a trace) or ``keep``; ``reasoning_markers``:
-    'OPEN,CLOSE' or a pair.
+    'OPEN,CLOSE' or a pair. Guards (0: off): ``min_content`` distinct non-echo words before any
+    constraint is credited; ``judge_gate``, with a judge, a quality below which the reward is 0.
 
     Example:
         >>> r = make_constraint_reward(mode="all", loose=True)
@@ -483,10 +598,15 @@ def make_constraint_reward(
         name=None if judge is not None else name,
         reasoning=reasoning,
         reasoning_markers=reasoning_markers,
+        min_content=min_content,
     )
     if judge is None:
+        if judge_gate:
+            raise ValueError("judge_gate needs a judge")
         return rule
-    return HybridReward(judge, rule, combine=combine, weight=weight, template=judge_template, name=name)
+    return HybridReward(
+        judge, rule, combine=combine, weight=weight, template=judge_template, name=name, judge_gate=judge_gate
+    )
 
 
 def constraint_reward(

@@ -27,6 +27,23 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(text, nl=False)
 
+    @group.command("reward-hacks")
+    def reward_hacks(
+        write: str | None = typer.Option(
+            None, "--write", help="Write the Markdown to this file (docs/reward_hacks.md)."
+        ),
+    ) -> None:
+        """Print the reward-hack matrix: degenerate answers that earn reward, per id and mode, before and after the guards."""
+        from pathlib import Path
+
+        from followkit.reward_hacks import render_markdown
+
+        text = render_markdown()
+        if write:
+            Path(write).write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text, nl=False)
+
     @group.command("repairs")
     def repairs(
         write: str | None = typer.Option(

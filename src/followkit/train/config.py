@@ -51,6 +51,9 @@ class TrainConfig(BaseModel):
             "judge_base_url",
             "judge_combine",
             "judge_weight",
+            "min_content",
+            "judge_gate",
+            "reward_per_constraint",
             "use_vllm",
             "vllm_mode",
         ),
@@ -155,6 +158,23 @@ class TrainConfig(BaseModel):
         description="GRPO reward: rule * quality, or (1 - judge_weight) * rule + judge_weight * quality.",
     )
     judge_weight: float = Field(0.5, ge=0.0, le=1.0, description="GRPO reward: the quality weight for 'add'.")
+    min_content: int = Field(
+        8,
+        ge=0,
+        description="GRPO reward: credit no constraint unless the answer has this many distinct words that do not "
+        "echo the prompt or a constraint (0: off; docs/reward_hacks.md).",
+    )
+    judge_gate: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="GRPO reward: with a judge, reward 0 where its quality is below this.",
+    )
+    reward_per_constraint: bool = Field(
+        False,
+        description="GRPO reward: one reward function per constraint slot, each normalised within its group "
+        "before the sum (TRL's normalize_then_sum), instead of one reward.",
+    )
     use_vllm: bool = Field(False, description="GRPO: generate with vLLM (GPUs; TRL's use_vllm).")
     vllm_mode: Literal["colocate", "server"] = Field(
         "colocate",
@@ -254,6 +274,12 @@ class TrainConfig(BaseModel):
                 )
             if self.judge_base_url and not self.judge:
                 raise ValueError("judge_base_url needs judge")
+            if self.judge_gate and not self.judge:
+                raise ValueError("judge_gate needs judge")
+            if self.reward_per_constraint and self.judge:
+                raise ValueError(
+                    "reward_per_constraint does not combine with judge (one rule reward per slot)"
+                )
         return self
 
 

@@ -85,9 +85,10 @@ def load_prompts(
     return rows, stats
 
 
-def build_reward(settings: TrainConfig) -> Any:
-    """The run's reward function (followkit.rewards), as configured."""
-    from followkit.rewards import HybridReward, make_constraint_reward
+def build_reward(settings: TrainConfig, slots: int = 1) -> Any:
+    """The run's reward function (followkit.rewards), as configured; with reward_per_constraint, a
+    list of one reward per constraint slot (`slots`: the most constraints a row holds)."""
+    from followkit.rewards import HybridReward, constraint_slot_rewards, make_constraint_reward
 
     length = None
     if settings.min_words or settings.max_words is not None:
@@ -101,10 +102,21 @@ def build_reward(settings: TrainConfig) -> Any:
         weight=settings.judge_weight,
         reasoning=settings.reasoning,
         reasoning_markers=settings.reasoning_markers,
+        min_content=settings.min_content,
+        judge_gate=settings.judge_gate,
     )
+    if settings.reward_per_constraint:
+        return constraint_slot_rewards(slots, reward)
     if isinstance(reward, HybridReward) and settings.judge_base_url:
         reward.backend_options["base_url"] = settings.judge_base_url
     return reward
+
+
+def _slots(row: dict[str, Any]) -> int:
+    cons = row.get("constraints") or row.get("instruction_id_list") or []
+    if isinstance(cons, str):
+        cons = json.loads(cons)
+    return max(1, len(cons))
 
 
 def grpo_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
@@ -124,6 +136,8 @@ def grpo_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
         use_vllm=settings.use_vllm,
         vllm_mode=settings.vllm_mode,
     )
+    if settings.reward_per_constraint:
+        arguments["multi_objective_aggregation"] = "normalize_then_sum"
     if settings.dtype == "bfloat16":
         arguments["bf16"] = True
     arguments.update(settings.training_args)  # explicit arguments win
@@ -160,7 +174,7 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     (out / "config.yaml").write_text(yaml.safe_dump(settings.model_dump(), sort_keys=False), encoding="utf-8")
     rows, stats = load_prompts(settings.data, settings.skip_bad_records)
     write_json(out / "data_stats.json", stats)
-    reward = build_reward(settings)
+    reward = build_reward(settings, slots=max(_slots(r) for r in rows))
     base = resolve_model_path(settings.model)
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token is None:
@@ -172,7 +186,7 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     args = GRPOConfig(**grpo_arguments(settings, out))
     trainer = grpo_trainer_class()(
         model=model,
-        reward_funcs=[reward],
+        reward_funcs=reward if isinstance(reward, list) else [reward],
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
