@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-from typing import Any
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
