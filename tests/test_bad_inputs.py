@@ -563,3 +563,87 @@ def test_respond_refuses_old_responses_of_another_student(tmp_path: Path) -> Non
         "student": "hf:org/a",
         "base_url": None,
     }
+
+
+# ------------------------------------------------------------------------ response rows, field by field
+
+
+def _response_fault(kind: str) -> dict:
+    row = _second(_response_rows()[1])
+    if kind == "verdict-a-string":
+        row["verdicts"] = ["pass"]
+    elif kind == "verdict-without-strict":
+        row["verdicts"] = [{k: v for k, v in row["verdicts"][0].items() if k != "strict"}]
+    elif kind == "id-a-list":
+        row["id"] = ["s1"]
+    elif kind == "response-null":
+        row["response"] = None
+    elif kind == "response-a-number":
+        row["response"] = 42
+    elif kind == "messages-a-string":
+        row["messages"] = "Write a poem."
+    elif kind == "duplicate-key":
+        row["key"] = _response_rows()[0]["key"]
+    return row
+
+
+RESPONSE_FAULTS = [
+    "verdict-a-string",
+    "verdict-without-strict",
+    "id-a-list",
+    "response-null",
+    "response-a-number",
+    "messages-a-string",
+    "duplicate-key",
+]
+
+
+@pytest.mark.parametrize("kind", RESPONSE_FAULTS)
+@pytest.mark.parametrize(
+    ("argv", "output"),
+    [
+        (["synth", "pairs", "--out", "{OUT}", "--responses", "{IN}"], "pairs_dpo.jsonl"),
+        (
+            ["synth", "refine", "--out", "{OUT}", "--responses", "{IN}", "--teacher", "rules"],
+            "sft_refine.jsonl",
+        ),
+    ],
+    ids=["synth-pairs", "synth-refine"],
+)
+def test_bad_response_field(tmp_path: Path, argv: list[str], output: str, kind: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / output).write_text(_jsonl({"id": "earlier"}).decode(), encoding="utf-8")
+    bad = tmp_path / "responses.jsonl"
+    bad.write_bytes(_jsonl(_response_rows()[0]) + _jsonl(_response_fault(kind)))
+    before = _folder_hash(out)
+    proc = run_cli([a.replace("{IN}", str(bad)).replace("{OUT}", str(out)) for a in argv], tmp_path)
+    assert_refused(proc, str(bad), 2, out, before)
+
+
+def test_verify_out_naming_a_file(tmp_path: Path) -> None:
+    data = tmp_path / "responses.jsonl"
+    data.write_bytes(_jsonl(IFEVAL_RESPONSE))
+    target = tmp_path / "results.txt"
+    target.write_text("a user's file\n", encoding="utf-8")
+    proc = run_cli(["verify", str(data), "--out", str(target)], tmp_path)
+    assert_refused(proc, str(target), None, tmp_path / "empty", _folder_hash(tmp_path / "empty"))
+    assert target.read_text(encoding="utf-8") == "a user's file\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "data"),
+    [("malformed", b'{"results": \n'), ("not-utf8", b'{"model": "\xff"}\n'), ("not-an-object", b"[1]\n")],
+)
+def test_report_on_a_bad_results_file(tmp_path: Path, kind: str, data: bytes) -> None:
+    run = tmp_path / "run"
+    ev = run / "eval" / "baseline"
+    ev.mkdir(parents=True)
+    (ev / "samples.jsonl").write_bytes(_jsonl({"id": "a", "prompt": "p", "response": "r"}))
+    (ev / "results.json").write_bytes(data)
+    (run / "report.md").write_text(
+        "<!-- written by `followkit report`: rerunning it replaces this file -->\nold\n"
+    )
+    before = _folder_hash(run)
+    proc = run_cli(["report", str(run)], tmp_path)
+    assert_refused(proc, str(ev / "results.json"), None, run, before)

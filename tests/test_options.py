@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from followkit.cli import _register_commands, app, main
+from followkit.cli import main
+from followkit.commands import app
+from followkit.commands import register_commands as _register_commands
 from followkit.errors import InputError
 from followkit.options import Cache, RefreshCache, cli, config_command, load_settings, option_parameters
 

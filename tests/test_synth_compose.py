@@ -13,7 +13,8 @@ from followkit.constraints.conflicts import compatible, compatible_set
 from followkit.errors import InputError
 from followkit.schema import render_prompt
 from followkit.synth.bench import bench_instructions
-from followkit.synth.compose import ComposeConfig, Composer, KDist, compose, run_compose
+from followkit.synth.compose import ComposeConfig, Composer, compose, run_compose
+from followkit.synth.kdist import KDist
 from followkit.synth.seeds import SeedTask, load_seed_file, load_seeds
 
 

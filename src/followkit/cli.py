@@ -1,132 +1,14 @@
-"""The `followkit` command line: one Typer app, one sub-command module per stage."""
+"""The `followkit` entry point: runs the command app (followkit.commands) and turns errors into one line."""
 
 from __future__ import annotations
 
-import functools
-import importlib
-import pkgutil
 import sys
-from typing import Any
 
 import typer
 
-app = typer.Typer(
-    name="followkit",
-    help=(
-        "Make language models follow complex, multi-constraint instructions, and measure it.\n\n"
-        "Stages pass typed JSONL records (followkit.records): synth compose -> Instruction -> synth respond "
-        "-> Response -> synth pairs / refine -> PreferencePair (dpo), IOPOGroup (iopo), SFTRecord (sft) "
-        "-> train --method of the same name; eval writes EvalSample rows (samples.jsonl) for report and "
-        "compare; car reads each teacher's Response file as a TeacherSet.\n\n"
-        "Every reader checks each row before any model call and names file:line:field on error; "
-        "duplicate ids and empty files are refused. Rows in IFEval/IFBench, TRACE, AlpacaEval, bare "
-        "prompt/messages or TRL conversational shape come in through one adapter each. "
-        "`followkit run --dry-run` checks that each pipeline stage reads the record type its producer writes.\n\n"
-        "Settings: each command's options are the fields of one config model (followkit.options), so a "
-        "default is written once and shown in --help. --config FILE (YAML, the same field names) and "
-        "--set key=value layer as: defaults < file < flags < --set; errors name the file and field or the flag."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
+from followkit.commands import app, register_commands, usage_error_types, usage_line
 
-
-_registered = False
-
-
-def _register_commands() -> None:
-    # Each module in followkit.commands defines register(app). Modules import their heavy
-    # dependencies (torch, transformers) inside the command bodies, so --help stays fast.
-    global _registered
-    if _registered:  # once per process: main() and check_args() both call this
-        return
-    _registered = True
-    import followkit.commands as pkg
-
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"followkit.commands.{info.name}")
-        mod.register(app)
-
-
-@functools.cache
-def _click_app() -> Any:
-    """The click command tree of the registered app, built once."""
-    from typer.main import get_command
-
-    return get_command(app)
-
-
-def check_args(args: list[str]) -> None:
-    """Parse a followkit command line and build its settings without running it (InputError if bad).
-
-    `followkit run` checks every stage this way first, so a misspelt flag in a pipeline's last stage
-    fails before the first stage spends its minutes.
-    """
-    from followkit.errors import InputError
-    from followkit.options import load_settings
-
-    _register_commands()
-    cmd, rest, parent, name = _click_app(), list(args), None, "followkit"
-    try:
-        while True:
-            ctx = cmd.make_context(name, rest, parent=parent)
-            if not hasattr(cmd, "resolve_command"):
-                break
-            left = [*(getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", [])), *ctx.args]
-            if not left:
-                return
-            name, cmd, rest = cmd.resolve_command(ctx, left)
-            parent = ctx
-    except Exception as exc:
-        if isinstance(exc, _usage_error_types()):
-            raise InputError(" ".join(usage_line(exc).removeprefix("error: ").split())) from None
-        raise
-    model = getattr(cmd.callback, "settings_model", None)
-    if model is not None:
-        params = dict(ctx.params)
-        config = params.pop("config", None)
-        sets = list(params.pop("set_", None) or []) + list(params.pop("overrides", None) or [])
-        load_settings(model, config, sets, {k: v for k, v in params.items() if k in model.model_fields})
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from followkit import __version__
-
-        typer.echo(__version__)
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
-    ),
-) -> None:
-    """followkit: constraints, synthesis, training, selection and evaluation for instruction following."""
-
-
-def _usage_error_types() -> tuple[type[Exception], ...]:
-    """click's exception base, and the copy of click that typer 0.29 ships (typer._click)."""
-    import click
-
-    types: list[type[Exception]] = [click.ClickException]
-    vendored = sys.modules.get("typer._click.exceptions")
-    if vendored is not None:
-        types.append(vendored.ClickException)
-    return tuple(types)
-
-
-def usage_line(exc: Exception) -> str:
-    """One line for a usage error: the message and where to read the usage."""
-    msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    ctx = getattr(exc, "ctx", None)
-    where = getattr(ctx, "command_path", None)
-    return f"error: {msg}" + (f" (see `{where} --help`)" if where else "")
+__all__ = ["app", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     from followkit.paths import set_default_threads
 
     set_default_threads()
-    _register_commands()
+    register_commands()
     try:
         app(args=argv, standalone_mode=False)
     except FollowkitError as exc:
@@ -152,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.secho("interrupted", fg="red", err=True)
         return 130
     except Exception as exc:  # click usage errors arrive here in standalone_mode=False
-        if isinstance(exc, _usage_error_types()):
+        if isinstance(exc, usage_error_types()):
             typer.secho(" ".join(usage_line(exc).split()), fg="red", err=True)
             return 2
         raise

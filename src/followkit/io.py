@@ -110,6 +110,36 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
             yield lineno, rec
 
 
+def read_json(path: str | Path) -> dict:
+    """A JSON file holding one object; unreadable, not UTF-8, malformed or not an object is one InputError."""
+    p = check_input_file(path, "JSON file")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path=str(p)) from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})", path=str(p)
+        ) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON ({exc.msg})", path=str(p), line=exc.lineno) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply", path=str(p)) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's 4,300-digit limit
+        raise InputError(
+            f"unreadable JSON value ({str(exc).split(';')[0].split(':')[0]})", path=str(p)
+        ) from None
+    if not isinstance(doc, dict):
+        raise InputError(f"expected a JSON object, got {type(doc).__name__}", path=str(p))
+    return doc
+
+
 def read_jsonl(path: str | Path) -> list[dict]:
     """All records of a JSONL file."""
     return [rec for _, rec in iter_jsonl(path)]

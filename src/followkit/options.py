@@ -298,7 +298,7 @@ def config_command(
         command.__signature__ = inspect.Signature(ordered)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in ordered}
         del command.__wrapped__  # typer must read the generated signature, not fn's
-        command.settings_model = model  # type: ignore[attr-defined]  # for cli.check_args
+        command.settings_model = model  # type: ignore[attr-defined]  # for commands.check_args
         group.command(name, **command_kw)(command)
         return fn
 

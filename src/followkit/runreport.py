@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from followkit.io import read_jsonl, write_json, write_text_atomic
+from followkit.io import read_json, read_jsonl, write_json, write_text_atomic
 from followkit.stats import (
     COUNT_BINS,
     MIN_CELL,
@@ -138,7 +138,7 @@ def load_run(run_dir: str | Path) -> RunView:
     rd = Path(run_dir)
     view = RunView(rd)
     if (rd / "pipeline.json").exists():
-        view.pipeline = json.loads((rd / "pipeline.json").read_text())
+        view.pipeline = read_json(rd / "pipeline.json")
     if (rd / ".pipeline" / "last_run.json").exists():
         view.stages = json.loads((rd / ".pipeline" / "last_run.json").read_text())
     for res in sorted(rd.rglob("results.json")):
@@ -151,13 +151,13 @@ def load_run(run_dir: str | Path) -> RunView:
         raw = read_jsonl(samples_file)
         samples = [_sample_view(r) for r in read_samples(samples_file, raw)]
         name = str(folder.relative_to(rd)).removeprefix("eval/")
-        view.evals.append(EvalView(name, folder, json.loads(res.read_text()), samples, outcomes(raw)))
+        view.evals.append(EvalView(name, folder, read_json(res), samples, outcomes(raw)))
     for log in sorted(rd.rglob("log.jsonl")):
         steps = [r for r in read_jsonl(log) if "loss" in r]
         if steps:
             view.trains.append(TrainView(log.parent.name, log.parent, steps))
     for man in sorted(rd.rglob("manifest.json")):
-        view.manifests[str(man.parent.relative_to(rd))] = json.loads(man.read_text())
+        view.manifests[str(man.parent.relative_to(rd))] = read_json(man)
     return view
 
 
@@ -419,7 +419,7 @@ def general_quality(run_dir: Path) -> list[list[str]]:
     """Rows of the general-quality table: each RUN/**/winrate.json (followkit winrate), LC win rate first."""
     rows = []
     for path in sorted(Path(run_dir).rglob("winrate.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = read_json(path)
 
         def pct(key: str, doc: dict[str, Any] = doc) -> str:
             v, se = doc.get(key), doc.get(f"{key}_stderr")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from followkit.constraints.verify import VerifyConfig
+from followkit.evaluate.verify import VerifyConfig
 from followkit.options import config_command
 
 
@@ -16,78 +16,19 @@ def register(app: typer.Typer) -> None:
     @config_command(app, "verify", VerifyConfig)
     def verify(cfg: VerifyConfig) -> None:
         """Verify responses against their constraints and print prompt/instruction-level accuracy."""
-        from followkit.constraints.verify import default_workers, load_items, verify_items
-        from followkit.io import file_sha256
-        from followkit.progress import stage_progress
-        from followkit.reasoning import parse_markers
+        from followkit.evaluate.verify import run_verify
+        from followkit.reasoning import kept_trace_warning
 
-        missing: list = []
-        # validates every row before anything is verified or written
-        items = load_items(
-            cfg.file,
-            cfg.prompts,
-            missing=missing,
-            semantics=cfg.semantics,
-            reasoning=cfg.reasoning,
-            markers=parse_markers(cfg.reasoning_markers),
-        )
-        n_workers = cfg.workers or default_workers()
-        with stage_progress("verify", total=len(items)) as bar:
-            results = verify_items(items, cfg.modes, workers=n_workers, on_progress=bar.advance)
-        summary = _write_and_summarize(
-            items,
-            results,
-            cfg.out,
-            cfg.file,
-            cfg.prompts,
-            n_workers,
-            file_sha256(cfg.file),
-            missing,
-            cfg.semantics,
-            (cfg.reasoning, parse_markers(cfg.reasoning_markers)),
-        )
-        _print_table(summary, cfg.modes, cfg.out)
-        if missing:
+        doc = run_verify(cfg)
+        warning = kept_trace_warning(doc["reasoning"])
+        if warning:
+            typer.echo(warning, err=True)
+        _print_table(doc["results"], cfg.modes, cfg.out)
+        if doc["missing_responses"]:
             typer.echo(
-                f"{len(missing)} prompt(s) in {cfg.prompts} have no response in {cfg.file}: counted as missing"
+                f"{doc['missing_responses']} prompt(s) in {cfg.prompts} have no response in {cfg.file}: "
+                "counted as missing"
             )
-
-
-def _write_and_summarize(
-    items, results, out, file, prompts, workers, data_hash, missing=(), semantics="reference", reasoning=None
-) -> dict:
-    from followkit import __version__
-    from followkit.constraints.verify import summarize, verdict_rows
-    from followkit.io import write_json, write_jsonl
-    from followkit.reasoning import DEFAULT_MARKERS, kept_trace_warning, trace_summary
-
-    setting, markers = reasoning or ("strip", DEFAULT_MARKERS)
-    traces = trace_summary([it.reasoning_status for it in items], setting, markers)
-    warning = kept_trace_warning(traces)
-    if warning:
-        typer.echo(warning, err=True)
-
-    summary = {m: summarize(items, v) for m, v in results.items()}
-    judged = sorted({cid for it in items for cid in it.judged})
-    doc = {
-        "input": str(file),
-        "prompts": str(prompts) if prompts else None,
-        "data_sha256": data_hash,
-        "rows": len(items),
-        "semantics": semantics,
-        "reasoning": traces,
-        "missing_responses": len(missing),
-        "missing_keys": list(missing),
-        "workers": workers,
-        "followkit_version": __version__,
-        "results": summary,
-        "judged_not_verified": judged,
-    }
-    if out is not None:
-        for m, v in results.items():
-            write_jsonl(Path(out) / f"verdicts_{m}.jsonl", verdict_rows(items, v))
-        write_json(Path(out) / "results.json", doc)
-    return summary
 
 
 def _print_table(summary: dict, modes: tuple[str, ...], out: Path | None) -> None:

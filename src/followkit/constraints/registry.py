@@ -71,6 +71,11 @@ def corrected_ids() -> list[str]:
     return sorted(_CORRECTED)
 
 
+def is_rule(cid: str) -> bool:
+    """True if a registered rule decides this constraint id (else a judge must)."""
+    return cid in registry()
+
+
 def get(cid: str, semantics: str = "reference") -> ConstraintType:
     """The ConstraintType for an id under `semantics`; unknown ids fail with the closest known ids suggested."""
     reg = _load()

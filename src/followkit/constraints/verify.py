@@ -28,51 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from followkit import records
 from followkit.constraints import registry
 from followkit.constraints.base import ConstraintType
 from followkit.errors import ConstraintError, InputError
 from followkit.io import iter_jsonl, require
-from followkit.options import Reasoning, ReasoningMarkers, cli
-from followkit.reasoning import DEFAULT_MARKERS, DEFAULT_MARKERS_TEXT, Status, read_answer
+from followkit.reasoning import DEFAULT_MARKERS, Status, read_answer
 from followkit.records import ConstrainedResponse, Constraint, PromptResponse
 
 Mode = Literal["strict", "loose"]
 MODES: tuple[Mode, ...] = ("strict", "loose")
-
-
-class VerifyConfig(BaseModel):
-    """Settings of `followkit verify`; each is also a flag (followkit.options)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    file: Path = Field(
-        description="JSONL responses: IFEval rows (key, prompt, instruction_id_list, kwargs, response), "
-        "followkit rows (id, constraints, prompt, response), or prompt+response rows with --prompts",
-        json_schema_extra=cli(argument=True, metavar="FILE"),
-    )
-    prompts: Path | None = Field(
-        None, description="IFEval prompts file to join FILE's responses to, by prompt text"
-    )
-    mode: Literal["strict", "loose", "both"] = Field("both", description="Which verdicts")
-    out: Path | None = Field(
-        None, description="Write verdicts_{strict,loose}.jsonl and results.json to this folder"
-    )
-    workers: int = Field(1, ge=0, description="Worker processes (0: one per CPU)")
-    semantics: Literal["reference", "corrected"] = Field(
-        "reference",
-        description="reference: the benchmark authors' verdicts; corrected: followkit's reading where they "
-        "differ (docs/deviations.md)",
-    )
-    reasoning: Reasoning = "strip"
-    reasoning_markers: ReasoningMarkers = DEFAULT_MARKERS_TEXT
-
-    @property
-    def modes(self) -> tuple[Mode, ...]:
-        """The verdict modes to compute."""
-        return MODES if self.mode == "both" else (self.mode,)  # type: ignore[return-value]
 
 
 Check = tuple[ConstraintType, BaseModel]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 
 from followkit.schema import Instruction
-from followkit.synth.compose import DEFAULT_EXCLUDE, Composer, KDist
+from followkit.synth.compose import DEFAULT_EXCLUDE, Composer
+from followkit.synth.kdist import KDist
 from followkit.synth.seeds import HELDOUT, load_seeds
 
 BENCH_SIZE = 300

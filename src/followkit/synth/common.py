@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from followkit.constraints.registry import is_rule
 from followkit.errors import InputError, first_error
-from followkit.io import iter_jsonl
 from followkit.records import Verdict
 from followkit.schema import Constraint, Instruction
 
@@ -112,13 +112,6 @@ def n_failed(verdicts: list[dict[str, Any]], mode: str = "strict") -> int | None
     return sum(1 for v in vals if v is False)
 
 
-def is_rule(cid: str) -> bool:
-    """True if a registered rule decides this constraint id."""
-    from followkit.constraints import registry
-
-    return cid in registry.registry()
-
-
 def rule_verdicts(constraints: list[Constraint], response: str, prompt: str | None) -> list[Verdict]:
     """Strict and loose verdicts of the rule-checked constraints (in order)."""
     from followkit.constraints.verify import check_all
@@ -214,28 +207,17 @@ def read_instructions(path: str | Path) -> Iterator[Instruction]:
         yield inst
 
 
-def read_records(path: str | Path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
-    """(line, record) from a JSONL file, each checked to have `fields`; a duplicate `key` or an empty file is an error."""
-    seen: dict[str, int] = {}
-    for lineno, rec in iter_jsonl(path):
-        for f in fields:
-            if f not in rec:
-                raise InputError("missing", path=str(path), line=lineno, field=f)
-        if "key" in fields:
-            key = str(rec["key"])
-            if key in seen:
-                raise InputError(
-                    f"duplicate key '{key}' (also on line {seen[key]})",
-                    path=str(path),
-                    line=lineno,
-                    field="key",
-                )
-            seen[key] = lineno
-        else:
-            seen[str(lineno)] = lineno
-        yield lineno, rec
-    if not seen:
-        raise InputError("no records (empty file)", path=str(path))
+def read_responses(path: str | Path) -> list[dict[str, Any]]:
+    """Response rows with verdicts (as `synth respond` writes them), each checked as a
+    records.ResponseWithVerdicts: a bad row or a repeated key is one InputError naming file, line and field."""
+    from followkit.records import ResponseWithVerdicts, read
+
+    out = []
+    for rec in read(path, ResponseWithVerdicts):
+        row = rec.model_dump(mode="json", exclude_unset=True)
+        row["verdicts"] = [v.to_dict() for v in rec.verdicts]
+        out.append(row)
+    return out
 
 
 def chunks(items: list, size: int) -> Iterator[list]:
@@ -413,3 +395,24 @@ def completion_answers(comp: Any, setting: str, markers: tuple[str, str]) -> Any
         for i, t in enumerate(comp.texts)
     ]
     return dataclasses.replace(comp, texts=texts)
+
+
+def record_constraints(rec: dict[str, Any]) -> list[Constraint]:
+    """The constraints stored in a Response record."""
+    return [Constraint.model_validate(c) for c in rec["constraints"]]
+
+
+class LazyBackend:
+    """A role's backend, loaded on first use (a judge is only needed for judged constraints)."""
+
+    def __init__(
+        self, spec: str, base_url: str | None, cache: bool, refresh: bool, reuse: Any = None, **options: Any
+    ):
+        self.spec, self.base_url, self.cache, self.refresh = spec, base_url, cache, refresh
+        self.backend = reuse
+        self.options = options
+
+    def __call__(self) -> Any:
+        if self.backend is None:
+            self.backend = load_role(self.spec, self.base_url, self.cache, self.refresh, **self.options)
+        return self.backend

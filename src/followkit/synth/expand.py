@@ -27,7 +27,7 @@ from followkit.synth.common import (
     render_template,
     user_chat,
 )
-from followkit.synth.compose import KDist, KSpec
+from followkit.synth.kdist import KDist, KSpec
 from followkit.synth.seeds import SeedLanguages, SeedTask, load_seeds
 
 JUDGED_PREFIX = "judge:"  # id of a judged constraint: judge:<dimension key>

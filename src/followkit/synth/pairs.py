@@ -18,12 +18,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from followkit.constraints.perturb import Perturbation, perturb_add, perturb_delete_add, perturb_modify
 from followkit.errors import InputError
 from followkit.options import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
 from followkit.schema import Constraint, render_prompt
 from followkit.synth.common import (
     Failures,
+    LazyBackend,
     VerdictJob,
     answers_only,
     cache_stats,
@@ -32,14 +34,12 @@ from followkit.synth.common import (
     follow_all,
     is_rule,
     n_failed,
-    read_records,
+    read_responses,
+    record_constraints,
     render_template,
     user_chat,
     verdicts_for,
 )
-from followkit.synth.respond import LazyBackend, record_constraints
-
-RESPONSE_FIELDS = ("key", "id", "messages", "response", "constraints", "verdicts")
 
 DEFAULT_OPERATORS = ("modify", "delete_add", "rewrite")
 """x1 -> x2 edits used by default. A pure "add" is left out: x2 then contains all of x1's constraints,
@@ -152,105 +152,6 @@ def sft_record(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- IOPO perturbation
-
-
-class Perturbation(BaseModel):
-    """x2's constraints, made from x1's by one operator."""
-
-    operator: str
-    constraints: list[Constraint]
-    changed: str  # a short description of the edit
-
-
-def _render(cid: str, kwargs: dict[str, Any], lang: str) -> str:
-    from followkit.constraints import registry
-
-    ct = registry.get(cid)
-    return ct.render(ct.parse_kwargs(kwargs), lang)
-
-
-def _y1_fails(c: Constraint, y1: str, prompt: str) -> bool:
-    from followkit.constraints.verify import check_all
-
-    return check_all([(c.id, c.kwargs)], y1, mode="strict", prompt=prompt)[0] is False
-
-
-def perturb_modify(
-    cons: list[Constraint], y1: str, prompt: str, lang: str, rng: random.Random
-) -> Perturbation | None:
-    """Change one rule constraint's value with ConstraintType.perturb so that y1 fails it."""
-    from followkit.constraints import registry
-
-    order = [i for i, c in enumerate(cons) if is_rule(c.id)]
-    rng.shuffle(order)
-    for i in order:
-        c = cons[i]
-        ct = registry.get(c.id)
-        new_kw = ct.perturb(ct.parse_kwargs(c.kwargs), rng)
-        if new_kw is None:
-            continue
-        new_kw = {k: v for k, v in new_kw.items() if v is not None}
-        new = Constraint(id=c.id, kwargs=new_kw, text=_render(c.id, new_kw, lang))
-        if not _y1_fails(new, y1, prompt):
-            continue
-        out = list(cons)
-        out[i] = new
-        return Perturbation(operator="modify", constraints=out, changed=f"{c.id}: {c.kwargs} -> {new_kw}")
-    return None
-
-
-def _compatible_addition(
-    cons: list[Constraint], y1: str, prompt: str, task: str, lang: str, rng: random.Random, tries: int
-) -> Constraint | None:
-    from followkit.constraints import registry
-    from followkit.constraints.conflicts import compatible_set
-
-    reg = registry.registry()
-    have = [c.id for c in cons]
-    pool = [i for i in registry.ids() if i not in have and lang in reg[i].languages]
-    for _ in range(tries):
-        if not pool:
-            return None
-        cid = pool[rng.randrange(len(pool))]
-        if not compatible_set(have + [cid]):
-            pool.remove(cid)
-            continue
-        ct = reg[cid]
-        kw = {k: v for k, v in ct.sample_kwargs(rng, task).items() if v is not None}
-        new = Constraint(id=cid, kwargs=kw, text=ct.render(ct.parse_kwargs(kw), lang))
-        if _y1_fails(new, y1, prompt):
-            return new
-    return None
-
-
-def perturb_add(
-    cons: list[Constraint], y1: str, prompt: str, task: str, lang: str, rng: random.Random, tries: int
-) -> Perturbation | None:
-    """Add a compatible rule constraint that y1 does not follow."""
-    new = _compatible_addition(cons, y1, prompt, task, lang, rng, tries)
-    if new is None:
-        return None
-    return Perturbation(operator="add", constraints=[*cons, new], changed=f"+{new.id} {new.kwargs}")
-
-
-def perturb_delete_add(
-    cons: list[Constraint], y1: str, prompt: str, task: str, lang: str, rng: random.Random, tries: int
-) -> Perturbation | None:
-    """Delete one constraint and add a compatible one y1 does not follow.
-
-    A deletion alone can never make y1 fail x2 (y1 follows every subset of x1's constraints), so
-    the delete operator always comes with an addition.
-    """
-    if len(cons) < 2:
-        return None
-    i = rng.randrange(len(cons))
-    rest = cons[:i] + cons[i + 1 :]
-    new = _compatible_addition(rest, y1, prompt, task, lang, rng, tries)
-    if new is None:
-        return None
-    return Perturbation(
-        operator="delete_add", constraints=[*rest, new], changed=f"-{cons[i].id} +{new.id} {new.kwargs}"
-    )
 
 
 def rewrite_prompt(constraint_text: str) -> str:
@@ -429,7 +330,7 @@ def run_pairs(
     out = Path(out_dir)
     src = Path(cfg.responses) if cfg.responses else out / "responses.jsonl"
     recs = answers_only(
-        [r for _, r in read_records(src, RESPONSE_FIELDS)],
+        read_responses(src),
         cfg.reasoning,
         parse_markers(cfg.reasoning_markers),
     )

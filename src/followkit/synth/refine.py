@@ -26,6 +26,7 @@ from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
 from followkit.schema import Constraint
 from followkit.synth.common import (
     Failures,
+    LazyBackend,
     Verdict,
     VerdictJob,
     answers_only,
@@ -34,12 +35,12 @@ from followkit.synth.common import (
     completion_answers,
     follow_all,
     is_rule,
-    read_records,
+    read_responses,
+    record_constraints,
     render_template,
     user_chat,
     verdicts_for,
 )
-from followkit.synth.respond import LazyBackend, RespondConfig, record_constraints, run_respond
 
 
 class RefineConfig(BaseModel):
@@ -292,6 +293,9 @@ def run_refine(
         if cfg.responses or not (out / "instructions.jsonl").exists():
             raise InputError("no responses to refine (run `followkit synth respond` first)", path=str(src))
         # No student responses yet: sample one greedy answer per instruction with the student.
+        # The one place a stage calls a sibling: refine without responses samples them first.
+        from followkit.synth.respond import RespondConfig, run_respond
+
         run_respond(
             RespondConfig(
                 n=1,
@@ -311,7 +315,7 @@ def run_refine(
             progress=progress,
         )
     recs = answers_only(
-        [r for _, r in read_records(src, ("key", "id", "messages", "response", "constraints", "verdicts"))],
+        read_responses(src),
         cfg.reasoning,
         parse_markers(cfg.reasoning_markers),
     )

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from followkit.constraints.edits import trim_unfinished
+from followkit.constraints.perturb import Perturbation, perturb_delete_add, perturb_modify
 from followkit.constraints.repair import repair_response
 from followkit.constraints.verify import parse_checks, verdicts
 from followkit.schema import Constraint, render_prompt
-from followkit.synth.common import Failures, follow_all, is_rule
-from followkit.synth.pairs import Perturbation, perturb_delete_add, perturb_modify
-from followkit.synth.respond import record_constraints
+from followkit.synth.common import Failures, follow_all, is_rule, record_constraints
 
 REPAIR_OPERATORS = ("modify", "delete_add")
 NO_RULE = "a judged constraint (no rule repair)"

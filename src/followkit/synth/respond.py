@@ -16,14 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.options import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers, split_completion
-from followkit.schema import Constraint, Instruction
+from followkit.schema import Instruction
 from followkit.synth.common import (
     Failures,
+    LazyBackend,
     VerdictJob,
     cache_stats,
     chunks,
     follow_all,
-    load_role,
     read_instructions,
     user_chat,
     verdicts_for,
@@ -95,11 +95,6 @@ def response_record(
         "follow_all_strict": follow_all(vs, "strict"),
         "follow_all_loose": follow_all(vs, "loose"),
     }
-
-
-def record_constraints(rec: dict[str, Any]) -> list[Constraint]:
-    """The constraints stored in a Response record."""
-    return [Constraint.model_validate(c) for c in rec["constraints"]]
 
 
 STUDENT_FINGERPRINT = "respond_fingerprint.json"
@@ -196,22 +191,6 @@ def check_student_model(log: Any, model: str) -> None:
 def student_model(backend: Any, spec: str) -> str:
     """The `model` a Response record names: kind:model_id of the loaded backend, else the spec."""
     return f"{backend.kind}:{backend.model_id}" if getattr(backend, "model_id", "") else spec
-
-
-class LazyBackend:
-    """A role's backend, loaded on first use (a judge is only needed for judged constraints)."""
-
-    def __init__(
-        self, spec: str, base_url: str | None, cache: bool, refresh: bool, reuse: Any = None, **options: Any
-    ):
-        self.spec, self.base_url, self.cache, self.refresh = spec, base_url, cache, refresh
-        self.backend = reuse
-        self.options = options
-
-    def __call__(self) -> Any:
-        if self.backend is None:
-            self.backend = load_role(self.spec, self.base_url, self.cache, self.refresh, **self.options)
-        return self.backend
 
 
 def run_respond(

@@ -24,7 +24,6 @@ Logged metrics and their formulas (mean over the items of a step):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -205,23 +204,3 @@ def iopo_sft_term(logps: torch.Tensor, token_logps: torch.Tensor, lengths: torch
     n = lengths[:, cols].to(logps.dtype)
     per_seq = torch.where(n > 0, -logps[:, cols] / n.clamp(min=1), torch.zeros_like(n))
     return per_seq.sum(1).mean()
-
-
-# The method table's views by name (the functions above are defined, so the self-import resolves).
-PREFERENCE_LOSSES: dict[str, Callable[..., tuple[torch.Tensor, Metrics]]] = {
-    m.name: m.loss_fn() for m in METHODS.values() if m.preference
-}
-"""Method name -> loss over a batch of summed log-probs laid out (items, sequences per item)."""
-
-SEQUENCES_PER_ITEM = {m.name: m.n_seq for m in METHODS.values()}
-"""How many (prompt, response) log-probs one training item contributes, per method."""
-
-SFT_SEQUENCES = {m.name: m.sft_slots for m in METHODS.values()}
-"""Which of an item's sequences the added SFT term trains on: the chosen (DPO), y1|x1 and y2|x2 (IOPO).
-
-A mixed-in general item (followkit.train.mix) has one sequence, slot 0, so it always joins the term."""
-
-SFT_TERMS: dict[str, tuple[str, Callable[..., torch.Tensor]]] = {
-    m.name: (m.sft_weight, m.sft_term_fn()) for m in METHODS.values() if m.sft_term and m.sft_weight
-}
-"""Method -> (the config field weighting its added SFT term, the term as a function of the batch)."""
