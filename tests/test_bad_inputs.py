@@ -647,3 +647,24 @@ def test_report_on_a_bad_results_file(tmp_path: Path, kind: str, data: bytes) ->
     before = _folder_hash(run)
     proc = run_cli(["report", str(run)], tmp_path)
     assert_refused(proc, str(ev / "results.json"), None, run, before)
+
+
+def test_eval_refuses_a_benchmark_file_with_a_repeated_id(tmp_path: Path) -> None:
+    bench = tmp_path / "bench.jsonl"
+    bench.write_bytes(_jsonl(INSTRUCTION) + _jsonl(INSTRUCTION))
+    out = tmp_path / "out"
+    out.mkdir()
+    before = _folder_hash(out)
+    proc = run_cli(["eval", "--benchmark", f"followkit-bench:{bench}", "--out", str(out / "e")], tmp_path)
+    assert_refused(proc, str(bench), 2, out, before)
+    assert "duplicate id" in proc.stderr
+
+
+def test_check_unique_ids_names_the_repeated_item() -> None:
+    from followkit.errors import InputError
+    from followkit.evaluate.base import EvalItem
+    from followkit.evaluate.runner import check_unique_ids
+
+    check_unique_ids([EvalItem(id="a", messages=[]), EvalItem(id="b", messages=[])], "f.jsonl")
+    with pytest.raises(InputError, match="duplicate item id 'a' \\(item 3\\)"):
+        check_unique_ids([EvalItem(id=i, messages=[]) for i in ("a", "b", "a")], "f.jsonl")

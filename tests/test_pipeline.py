@@ -257,3 +257,26 @@ def test_when_turns_a_stage_off(tmp_path: Path) -> None:
     assert _statuses(run_dir) == {"opt": "off"} and not Path(out).exists()
     run_pipeline(load_pipeline(str(pipe), ["ood=some/file.jsonl"], str(run_dir)), log=lambda m: None)
     assert _statuses(run_dir) == {"opt": "done"} and Path(out).exists()
+
+
+def test_a_stage_reading_its_own_output_is_refused(tmp_path: Path) -> None:
+    out = str(tmp_path / "run" / "x.jsonl")
+    pipe = _write_pipeline(
+        tmp_path, [{"name": "loop", "args": ["verify", out], "inputs": [out], "outputs": [out]}]
+    )
+    with pytest.raises(InputError, match="stage 'loop' reads its own output"):
+        load_pipeline(str(pipe), [], str(tmp_path / "run"))
+
+
+def test_two_stages_writing_one_file_are_refused(tmp_path: Path) -> None:
+    out = "${run}/data/pairs.jsonl"
+    stages = [
+        {"name": "first", "args": ["verify", "a"], "outputs": [out]},
+        {"name": "second", "args": ["verify", "b"], "outputs": [out]},
+    ]
+    pipe = _write_pipeline(tmp_path, stages)
+    with pytest.raises(InputError, match="stages 'first' and 'second' both write"):
+        load_pipeline(str(pipe), [], str(tmp_path / "run"))
+    # a stage that is off writes nothing, so it takes no file from another
+    stages[1]["when"] = ""
+    load_pipeline(str(_write_pipeline(tmp_path, stages)), [], str(tmp_path / "run"))

@@ -148,7 +148,27 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
             "vars": variables,
         }
     )
+    check_outputs(resolved.stages, str(path))
     return PipelineRun(resolved, rd, str(path))
+
+
+def check_outputs(stages: list[StageSpec], where: str) -> None:
+    """No stage reads what it writes itself, and no two stages write the same file (the later would
+    silently replace the earlier's work on every run)."""
+    owner: dict[Path, str] = {}
+    for s in (s for s in stages if s.enabled):
+        outs = {Path(o).resolve(): o for o in s.outputs}
+        own = [i for i in s.inputs if Path(i).resolve() in outs]
+        if own:
+            raise InputError(f"stage '{s.name}' reads its own output {own[0]}", path=where, field="stages")
+        for resolved_path, shown in outs.items():
+            if resolved_path in owner:
+                raise InputError(
+                    f"stages '{owner[resolved_path]}' and '{s.name}' both write {shown}",
+                    path=where,
+                    field="stages",
+                )
+            owner[resolved_path] = s.name
 
 
 def resolve_vars(variables: dict[str, str], where: str) -> dict[str, str]:

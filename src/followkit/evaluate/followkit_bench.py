@@ -36,11 +36,20 @@ class FollowkitBench(RuleBenchmark):
 
             return [instruction_item(i) for i in bench_instructions()]
         items = []
+        seen: dict[str, int] = {}
         for line, rec in iter_jsonl(path):
             try:
                 inst = Instruction.model_validate(rec)
             except ValidationError as exc:
                 raise InputError.from_validation(exc, path=path, line=line) from None
+            if inst.id in seen:
+                raise InputError(
+                    f"duplicate id '{inst.id}' (also on line {seen[inst.id]})",
+                    path=path,
+                    line=line,
+                    field="id",
+                )
+            seen[inst.id] = line
             validate_constraints(
                 [c.id for c in inst.constraints], [c.kwargs for c in inst.constraints], path, line
             )

@@ -128,6 +128,15 @@ SPLIT_PARITY = {"dev": 0, "test": 1}
 """The development / test halves of a keyed benchmark (IFEval's protocol: DESIGN 11)."""
 
 
+def check_unique_ids(items: list[EvalItem], where: str) -> None:
+    """Every benchmark item has its own id: samples and comparisons are matched by it."""
+    seen: set[str] = set()
+    for n, it in enumerate(items, start=1):
+        if it.id in seen:
+            raise InputError(f"duplicate item id '{it.id}' (item {n})", path=where, field="id")
+        seen.add(it.id)
+
+
 def split_items(items: list[EvalItem], split: str, where: str) -> list[EvalItem]:
     """The items of one half (dev: even integer keys, test: odd), or all of them."""
     if split == "all":
@@ -248,6 +257,7 @@ def run_eval(
     bench.reasoning, bench.reasoning_markers = cfg.reasoning, parse_markers(cfg.reasoning_markers)
 
     items_all = bench.load(path)
+    check_unique_ids(items_all, path or name)
     data_sha = file_sha256(path) if path and Path(path).is_file() else items_sha256(items_all)
     items = split_items(items_all, cfg.split, cfg.benchmark)
     items = items[: cfg.limit] if cfg.limit else items
