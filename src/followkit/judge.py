@@ -10,9 +10,10 @@ The response under judgement is untrusted. It is wrapped in a tag derived from i
 (``<response-1a2b...>``), so it cannot contain its own closing tag, and the judge is asked to put a
 marker line (``verdict-...``, also a hash of the response, so a response cannot forge it) right
 before its two verdict lines. The verdict is the first well-formed block (the fine-grained list with
-one score per constraint, then the overall line) after the judge's last marker line: score lines
-the judge quotes from the response after its verdict, or in its explanation before the marker,
-cannot steer it. When the judge leaves the marker out, echoes of the response are removed (tagged
+one score per constraint, then the overall line) after the judge's last marker line that has one
+(verdict_segments): score lines the judge quotes from the response after its verdict, or in its
+explanation before the marker, cannot steer it, and a judge that echoes the whole prompt (whose
+marker line is followed by the answer format, not by scores) is still read by its own verdict. When the judge leaves the marker out, echoes of the response are removed (tagged
 blocks, verbatim copies, and every score-shaped line of the response wherever it is quoted) and the
 last block of what remains is read.
 
@@ -20,7 +21,7 @@ Constraints keep the numbers the query gives them (``JudgeRequest.numbers``, or 
 constraint sentence starts with), so that "constraint 5" means the same in the query, the
 constraint list and the judge's scores; scores keyed by those numbers are read by key.
 
-The helpers ``untrusted_tag``, ``own_verdict_text`` and ``remove_echoes`` are shared with the
+The helpers ``untrusted_tag``, ``verdict_segments`` and ``remove_echoes`` are shared with the
 pairwise win-rate judge (followkit.winrate).
 """
 
@@ -216,25 +217,27 @@ def remove_echoes(text: str, texts: list[str], shaped: re.Pattern[str]) -> str:
     return text
 
 
-def own_verdict_text(
+def verdict_segments(
     raw: str, texts: list[str], tags: list[str], shaped: re.Pattern[str], marker: str | None
-) -> tuple[str, bool]:
-    """(the part of a judge's output that holds its own verdict, whether it follows the judge's marker).
+) -> list[tuple[str, bool]]:
+    """Where a judge's own verdict may sit, most likely first: [(text, whether it follows a marker)].
 
-    Tag-delimited echoes of the untrusted texts are dropped first. Then, when the judge wrote the
-    marker, the text after its last marker (read the FIRST verdict there: anything later is quoted);
-    else the text with every verdict-shaped echo removed (read the LAST verdict: a judge may
-    reconsider).
+    Tag-delimited echoes of the untrusted texts are dropped first. When the output holds the marker,
+    the text after each marker line up to the next one, the last first: a judge that echoes the
+    whole prompt (marker and verdict menu included) before or after its own verdict leaves an echoed
+    marker whose tail holds no exact verdict, so the reader moves on to the judge's own marker (read
+    the FIRST exact verdict after it: anything later is quoted). Without a marker, the text with
+    every verdict-shaped echo removed (read the LAST verdict: a judge may reconsider).
     """
     text = raw
     for tag in tags:
         t = re.escape(tag)
         text = re.sub(rf"<{t}>.*?(</{t}>|$)", " ", text, flags=re.S)
-    if marker:
-        at = text.rfind(marker)
-        if at >= 0:
-            return text[at + len(marker) :], True
-    return remove_echoes(text, texts, shaped), False
+    if marker and marker in text:
+        starts = [m.end() for m in re.finditer(re.escape(marker), text)]
+        ends = [m.start() for m in re.finditer(re.escape(marker), text)][1:] + [len(text)]
+        return [(text[a:b], True) for a, b in reversed(list(zip(starts, ends, strict=True)))]
+    return [(remove_echoes(text, texts, shaped), False)]
 
 
 def _score(value: Any) -> int:
@@ -364,7 +367,22 @@ def parse_verdict(
     numbers = numbers or list(range(1, n_constraints + 1))
     if len(numbers) != n_constraints:
         raise ValueError("numbers must give one number per constraint")
-    text, after_marker = own_verdict_text(raw, [response], [response_tag(response)], _TRACE_SHAPED, marker)
+    first: _Partial | None = None
+    for text, after_marker in verdict_segments(
+        raw, [response], [response_tag(response)], _TRACE_SHAPED, marker
+    ):
+        try:
+            return _block_in(text, after_marker, n_constraints, numbers)
+        except _Partial as exc:
+            first = first or exc
+    assert first is not None  # verdict_segments returns at least one segment
+    raise first
+
+
+def _block_in(
+    text: str, after_marker: bool, n_constraints: int, numbers: list[int]
+) -> tuple[list[int | None], int | None]:
+    """The verdict block of one segment of the judge's output (see parse_verdict); _Partial if none."""
     fines = list(_FINE.finditer(text))
     order = range(len(fines)) if after_marker else range(len(fines) - 1, -1, -1)
     problems: list[str] = []

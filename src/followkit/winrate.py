@@ -57,6 +57,7 @@ REQUIRE_BOTH_ORDERS = True
 bring position bias back. Excluded pairs are counted and kept in judgments.jsonl."""
 
 _VERDICT_RE = re.compile(r"\[\[\s*(1|2|tie)\s*\]\]", re.IGNORECASE)
+_EXACT_VERDICT_RE = re.compile(r"^[*_`\s]*\[\[\s*(1|2|tie)\s*\]\][*_`\s.]*$", re.IGNORECASE)
 
 
 @dataclass
@@ -189,22 +190,27 @@ def parse_winner(
 
     `marked`: the template asked for the verdict marker line.
     """
-    from followkit.judge import own_verdict_text
+    from followkit.judge import verdict_segments
 
     tags = pair_tags(instruction, first, second)
-    text, after_marker = own_verdict_text(
+    for text, after_marker in verdict_segments(
         raw or "",
         [instruction, first, second],
         [tags["instruction_tag"], tags["tag_1"], tags["tag_2"]],
         _VERDICT_RE,
         tags["verdict"] if marked else None,
-    )
-    found = _VERDICT_RE.findall(text)
-    if not found:
-        return None
-    # After the marker the first verdict is the judge's own; later ones are quotes. Without it a
-    # judge may reconsider, and echoes are gone, so the last one counts.
-    return (found[0] if after_marker else found[-1]).lower()
+    ):
+        if after_marker:
+            # After a marker only a line that is exactly a verdict counts (the echoed menu line
+            # "[[1]] if response 1 is better" does not), and the first one is the judge's own.
+            exact = [m.group(1) for line in text.splitlines() if (m := _EXACT_VERDICT_RE.match(line.strip()))]
+            if exact:
+                return exact[0].lower()
+            continue
+        # Without a marker echoes are gone and a judge may reconsider: the last verdict counts.
+        found = _VERDICT_RE.findall(text)
+        return found[-1].lower() if found else None
+    return None
 
 
 def _pref(winner: str | None, model_position: str) -> float | None:

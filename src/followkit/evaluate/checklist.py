@@ -29,9 +29,9 @@ from followkit.judge import (
     _parse_list,
     fill,
     load_template,
-    own_verdict_text,
     response_tag,
     verdict_marker,
+    verdict_segments,
 )
 
 SCORES_KEYED_BY_NUMBER = True
@@ -112,19 +112,18 @@ def _binary(value: Any) -> int:
 
 def parse_checklist(raw: str, req: ChecklistRequest, marker: str | None) -> list[int]:
     """The 0/1 scores of the judge's own 'Checklist Scores' line; ParseError when missing or malformed."""
-    text, after_marker = own_verdict_text(raw, [req.response], [response_tag(req.response)], _SCORES, marker)
-    hits = list(_SCORES.finditer(text))
-    if not hits:
-        raise ParseError("no 'Checklist Scores: {...}' line")
-    order = hits if after_marker else list(reversed(hits))
     problems: list[str] = []
-    for hit in order:
-        try:
-            pairs = _parse_list(_bracket_span(text, hit.end()))
-            return [_binary(v) for v in _in_order(pairs, req.keys)]
-        except ParseError as exc:
-            problems.append(str(exc))
-    raise ParseError("; ".join(dict.fromkeys(problems)))
+    for text, after_marker in verdict_segments(
+        raw, [req.response], [response_tag(req.response)], _SCORES, marker
+    ):
+        hits = list(_SCORES.finditer(text))
+        for hit in hits if after_marker else list(reversed(hits)):
+            try:
+                pairs = _parse_list(_bracket_span(text, hit.end()))
+                return [_binary(v) for v in _in_order(pairs, req.keys)]
+            except ParseError as exc:
+                problems.append(str(exc))
+    raise ParseError("; ".join(dict.fromkeys(problems)) or "no 'Checklist Scores: {...}' line")
 
 
 def _verdict(raw: str, req: ChecklistRequest, marker: str | None) -> ChecklistVerdict:
