@@ -129,10 +129,43 @@ def test_builtin_pipelines_resolve() -> None:
 
 
 def test_builtin_pipelines_check_with_every_option_on() -> None:
-    opts = ["grpo=1", "mix=builtin:general:0.5", "general_judge=embedded", "ifeval=x.jsonl"]
+    opts = [
+        "grpo=1",
+        "mix=builtin:general:0.5",
+        "general_judge=embedded",
+        "ifeval=x.jsonl",
+        "ifbench=y.jsonl",
+    ]
     run = load_pipeline("default", opts, "/tmp/x")
-    assert {"train_grpo", "ifeval_sft", "winrate_sft"} <= {s.name for s in run.spec.stages if s.enabled}
+    on = {s.name for s in run.spec.stages if s.enabled}
+    assert {"train_grpo", "ifeval_sft", "ifbench_iopo", "winrate_sft"} <= on
     check_stage_args(run)
+
+
+def test_default_training_pool_holds_no_ifbench_constraint(shared: Path) -> None:
+    """IFBench measures constraints never seen in training, as its authors keep them apart."""
+    from followkit.io import iter_jsonl
+    from followkit.synth.compose import ComposeConfig, composer_from_config
+
+    run = load_pipeline("default", [], "/tmp/x")
+    (compose,) = [s for s in run.spec.stages if s.name == "compose"]
+    args = compose.args[2:]
+    flags = {a: args[i + 1] for i, a in enumerate(args) if a.startswith("--") and i + 1 < len(args)}
+    cfg = ComposeConfig(
+        n=1,
+        seeds=flags["--seeds"],
+        k=flags["--k"],
+        repairable="--repairable" in args,
+        phrasing=flags["--phrasing"],
+        placement=flags["--placement"],
+    )
+    pool = {cid for ids in composer_from_config(cfg).pools.values() for cid in ids}
+    ifbench_ids = {
+        c for _, r in iter_jsonl(shared / "ifbench" / "IFBench_test.jsonl") for c in r["instruction_id_list"]
+    }
+    assert len(ifbench_ids) >= 50 and len(pool) >= 30
+    assert not pool & ifbench_ids
+    assert "--split" in " ".join(a for s in run.spec.stages if s.name == "ifeval_sft" for a in s.args)
 
 
 @pytest.mark.slow
