@@ -4,62 +4,54 @@ from __future__ import annotations
 
 import typer
 
+DOC_TABLES = (
+    (
+        "deviations",
+        "followkit.deviations:render_markdown",
+        "Print the table of deviations from the reference implementations (docs/deviations.md).",
+    ),
+    (
+        "reward-hacks",
+        "followkit.reward_hacks:render_markdown",
+        "Print the reward-hack matrix: degenerate answers that earn reward, per id and mode, before and after the guards (docs/reward_hacks.md).",
+    ),
+    (
+        "repairs",
+        "followkit.constraints.repair:render_repairs_markdown",
+        "Print which ids the rule teacher repairs, and how (docs/repairs.md).",
+    ),
+)
+"""(command, "module:function" rendering it, help): the docs tables rendered from the code."""
+
+
+def _doc_command(ref: str, doc_file: str):
+    """A command that prints a docs table, or writes it with --write."""
+
+    def command(
+        write: str | None = typer.Option(
+            None, "--write", help=f"Write the Markdown to this file ({doc_file})."
+        ),
+    ) -> None:
+        import importlib
+        from pathlib import Path
+
+        module, _, attr = ref.partition(":")
+        text = getattr(importlib.import_module(module), attr)()
+        if write:
+            Path(write).write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text, nl=False)
+
+    return command
+
 
 def register(app: typer.Typer) -> None:
     """Add the `constraints` command group."""
     group = typer.Typer(help="Browse the constraint library: ids, schemas, renderings.", no_args_is_help=True)
     app.add_typer(group, name="constraints")
 
-    @group.command("deviations")
-    def deviations(
-        write: str | None = typer.Option(
-            None, "--write", help="Write the Markdown to this file (docs/deviations.md)."
-        ),
-    ) -> None:
-        """Print the table of deviations from the reference implementations (docs/deviations.md)."""
-        from pathlib import Path
-
-        from followkit.deviations import render_markdown
-
-        text = render_markdown()
-        if write:
-            Path(write).write_text(text, encoding="utf-8")
-        else:
-            typer.echo(text, nl=False)
-
-    @group.command("reward-hacks")
-    def reward_hacks(
-        write: str | None = typer.Option(
-            None, "--write", help="Write the Markdown to this file (docs/reward_hacks.md)."
-        ),
-    ) -> None:
-        """Print the reward-hack matrix: degenerate answers that earn reward, per id and mode, before and after the guards."""
-        from pathlib import Path
-
-        from followkit.reward_hacks import render_markdown
-
-        text = render_markdown()
-        if write:
-            Path(write).write_text(text, encoding="utf-8")
-        else:
-            typer.echo(text, nl=False)
-
-    @group.command("repairs")
-    def repairs(
-        write: str | None = typer.Option(
-            None, "--write", help="Write the Markdown to this file (docs/repairs.md)."
-        ),
-    ) -> None:
-        """Print which ids the rule teacher repairs, and how (docs/repairs.md)."""
-        from pathlib import Path
-
-        from followkit.constraints.repair import render_repairs_markdown
-
-        text = render_repairs_markdown()
-        if write:
-            Path(write).write_text(text, encoding="utf-8")
-        else:
-            typer.echo(text, nl=False)
+    for name, ref, doc in DOC_TABLES:
+        group.command(name, help=doc)(_doc_command(ref, f"docs/{name.replace('-', '_')}.md"))
 
     @group.command("list")
     def list_(

@@ -15,33 +15,11 @@ from typing import Any
 from followkit.constraints.base import ConstraintType
 from followkit.constraints.ifeval import CONSTRAINED_RESPONSE_OPTIONS
 from followkit.constraints.ifeval import LANGUAGES as LANGUAGE_NAMES
+from followkit.constraints.text import NUMBER_WORDS
 
 Variant = Callable[[Any], str]
 """A phrasing: parsed kwargs -> the constraint sentence."""
 
-NUMBER_WORDS = (
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-)
 """English number words; a variant may spell out a count up to twenty instead of writing digits."""
 
 RELATION_WORDS: dict[str, dict[str, tuple[str, ...]]] = {

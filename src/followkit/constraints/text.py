@@ -308,3 +308,29 @@ def count_capital_words(text: str) -> int:
     if not any(c.isupper() for c in text):
         return 0  # no token can be upper-case: skip tokenizing
     return sum(1 for tok in word_tokens(text) if tok.isupper())
+
+
+NUMBER_WORDS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+)
+"""English words for 0-20 (constraint wordings, KCIF's numbers in words)."""

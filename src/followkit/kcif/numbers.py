@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from followkit.constraints.text import NUMBER_WORDS
+
 # A plain number as it appears in an option: optional sign and dollar sign, digits with optional
 # thousands separators, optional decimals. Units ("12 cm") and percents are not numbers here: an
 # instruction that rewrites the number would have to guess what to do with the unit.
@@ -13,28 +15,7 @@ _NUMBER_RE = re.compile(r"^(-)?(\$)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
 WORDS_LIMIT = 10**12
 """Numbers at or above this magnitude are not written in words (the instruction is skipped)."""
 
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
+_ONES = list(NUMBER_WORDS[:20])
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _SCALES = ((10**9, "billion"), (10**6, "million"), (10**3, "thousand"))
 _ZH_DIGITS = "零一二三四五六七八九"
