@@ -252,3 +252,142 @@ def test_sft_equals_trl_sfttrainer_loss(tiny, tmp_path):
     with torch.no_grad():
         fk_loss = fk.compute_loss(policy, collate(items[:4], pad_id=tok.pad_token_id)).item()
     assert fk_loss == pytest.approx(trl_loss, abs=1e-5), (fk_loss, trl_loss)
+
+
+# --- Reference-free losses (DESIGN 12): SimPO and ORPO -------------------------------------------
+
+
+def test_simpo_hand_derived():
+    from followkit.train.losses import simpo_loss
+
+    # Two pairs, beta 2, gamma 1 (gamma/beta 0.5); summed log-probs and lengths in tokens:
+    # pair 1: chosen -4 / 4 tokens = -1, rejected -12 / 6 = -2: z = 2 * (-1 - -2) - 1 = 1,
+    #         loss = -log sigmoid(1) = log(1 + e^-1) = 0.3132617
+    # pair 2: chosen -6 / 3 = -2, rejected -3 / 3 = -1: z = 2 * (-2 - -1) - 1 = -3,
+    #         loss = -log sigmoid(-3) = log(1 + e^3) = 3.0485874
+    chosen, rejected, n_c, n_r = t([-4.0, -6.0]), t([-12.0, -3.0]), t([4.0, 3.0]), t([6.0, 3.0])
+    loss, m = simpo_loss(chosen, rejected, n_c, n_r, beta=2.0, gamma=1.0)
+    assert loss.tolist() == pytest.approx([0.3132617, 3.0485874], abs=1e-6)
+    assert m["rewards/chosen"].tolist() == pytest.approx([-2.0, -4.0])  # beta * logp / |y|
+    assert m["rewards/rejected"].tolist() == pytest.approx([-4.0, -2.0])
+    assert m["rewards/margins"].tolist() == pytest.approx([2.0, -2.0])
+    assert m["rewards/accuracies"].tolist() == [1.0, 0.0]
+    # label smoothing 0.1 on pair 1: -log sigmoid(-z) = -log sigmoid(z) + z, so
+    # 0.9 * 0.3132617 + 0.1 * (0.3132617 + 1) = 0.4132617
+    smooth, _ = simpo_loss(
+        chosen[:1], rejected[:1], n_c[:1], n_r[:1], beta=2.0, gamma=1.0, label_smoothing=0.1
+    )
+    assert smooth.item() == pytest.approx(0.4132617, abs=1e-6)
+    # no reference anywhere: summed log-probs alone, and the length normalisation matters
+    unnormalised, _ = simpo_loss(chosen, rejected, torch.ones(2), torch.ones(2), beta=2.0, gamma=1.0)
+    assert not torch.allclose(unnormalised, loss)
+
+
+def test_orpo_hand_derived():
+    from followkit.train.losses import orpo_loss
+
+    # lambda 0.1. P = exp(mean per-token log-prob), odds = P / (1 - P):
+    # pair 1: chosen 2 tokens at log 0.5 (P 0.5, odds 1), rejected 4 at log 0.2 (P 0.2, odds 0.25):
+    #         log odds ratio = log 4, L_OR = -log sigmoid(log 4) = -log(4/5) = log 1.25 = 0.2231436
+    # pair 2: chosen 4 at log 0.2, rejected 2 at log 0.5: log odds ratio = -log 4,
+    #         L_OR = -log sigmoid(-log 4) = -log(1/5) = log 5 = 1.6094379
+    half, fifth = math.log(0.5), math.log(0.2)
+    chosen, rejected = t([2 * half, 4 * fifth]), t([4 * fifth, 2 * half])
+    loss, m = orpo_loss(chosen, rejected, t([2.0, 4.0]), t([4.0, 2.0]), lam=0.1)
+    assert loss.tolist() == pytest.approx([0.02231436, 0.16094379], abs=1e-6)  # lambda * L_OR
+    assert m["log_odds_chosen"].tolist() == pytest.approx([math.log(4), -math.log(4)], abs=1e-6)
+    assert m["log_odds_ratio"].tolist() == pytest.approx([math.log(0.8), math.log(0.2)], abs=1e-6)
+    assert m["rewards/chosen"].tolist() == pytest.approx([0.1 * half, 0.1 * fifth])  # lambda * mean logp
+    assert m["rewards/accuracies"].tolist() == [1.0, 0.0]
+
+
+def test_orpo_batch_loss_adds_the_sft_term_on_the_chosen():
+    from followkit.train.config import TrainConfig
+    from followkit.train.trainer import batch_loss
+
+    # The pairs of test_orpo_hand_derived as packed tokens; slots: item * 2 + (0 chosen, 1 rejected).
+    half, fifth = math.log(0.5), math.log(0.2)
+    token_logps = t([half] * 2 + [fifth] * 4 + [fifth] * 4 + [half] * 2)
+    slots = t([0] * 2 + [1] * 4 + [2] * 4 + [3] * 2)
+    logps = t([[2 * half, 4 * fifth], [4 * fifth, 2 * half]])
+    inputs = {"lengths": t([[2, 4], [4, 2]]), "slots": slots}
+    settings = TrainConfig(method="orpo", data="x", out="o")  # orpo_lambda 0.1
+    loss, m = batch_loss(settings, logps, token_logps, None, inputs)
+    # L_SFT: token mean over the 6 chosen tokens = -(2 log 0.5 + 4 log 0.2) / 6 = 7.8240460 / 6 = 1.3040077
+    # lambda * L_OR: mean of 0.02231436 and 0.16094379 = 0.09162907; total 1.3956368
+    assert m["loss/sft"].item() == pytest.approx(1.3040077, abs=1e-6)
+    assert m["loss/preference"].item() == pytest.approx(0.09162907, abs=1e-6)
+    assert loss.item() == pytest.approx(1.3956368, abs=1e-6)
+    assert "logps/ref" not in m  # reference-free
+
+
+def test_simpo_batch_loss_reads_its_settings_and_no_reference():
+    from followkit.train.config import TrainConfig
+    from followkit.train.trainer import batch_loss
+
+    logps, lengths = t([[-4.0, -12.0], [-6.0, -3.0]]), t([[4, 6], [3, 3]])
+    settings = TrainConfig(method="simpo", data="x", out="o")  # simpo_beta 2, simpo_gamma 1
+    loss, m = batch_loss(settings, logps, torch.zeros(1), None, {"lengths": lengths, "slots": torch.zeros(1)})
+    assert loss.item() == pytest.approx((0.3132617 + 3.0485874) / 2, abs=1e-6)  # test_simpo_hand_derived
+    assert "loss/sft" not in m and "logps/ref" not in m
+    settings = TrainConfig(method="simpo", data="x", out="o", simpo_beta=1.0, simpo_gamma=0.0)
+    loss, _ = batch_loss(settings, logps, torch.zeros(1), None, {"lengths": lengths, "slots": torch.zeros(1)})
+    # z = 1 and -1: (-log sigmoid(1) - log sigmoid(-1)) / 2 = (0.3132617 + 1.3132617) / 2
+    assert loss.item() == pytest.approx(0.8132617, abs=1e-6)
+
+
+def _trl_self(**attrs):
+    """A stand-in `self` for TRL's loss methods, called unbound: only the attributes they read."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(accelerator=SimpleNamespace(device=torch.device("cpu")), **attrs)
+
+
+@pytest.mark.parametrize(("beta", "gamma", "eps"), [(2.0, 1.0, 0.0), (2.5, 1.375, 0.0), (1.0, 0.5, 0.2)])
+def test_simpo_equals_trl_cpotrainer_cpo_loss(beta, gamma, eps):
+    # TRL 1.16's CPOTrainer.cpo_loss (loss_type="simpo", cpo_alpha=0: pure SimPO; alpha=0: no AlphaPO),
+    # called unbound on a stand-in self without building a trainer. TRL's concatenated_forward
+    # passes it the average per-token log-probs when loss_type is "simpo", so it gets logp / |y|.
+    from trl.experimental.cpo.cpo_trainer import CPOTrainer
+
+    from followkit.train.losses import simpo_loss
+
+    g = torch.Generator().manual_seed(0)
+    n_c, n_r = (
+        torch.randint(1, 40, (16,), generator=g).float(),
+        torch.randint(1, 40, (16,), generator=g).float(),
+    )
+    chosen, rejected = -torch.rand(16, generator=g) * 3 * n_c, -torch.rand(16, generator=g) * 3 * n_r
+    me, m = simpo_loss(chosen, rejected, n_c, n_r, beta=beta, gamma=gamma, label_smoothing=eps)
+    trl_self = _trl_self(alpha=0.0, loss_type="simpo", beta=beta, simpo_gamma=gamma, label_smoothing=eps)
+    theirs, chosen_r, rejected_r = CPOTrainer.cpo_loss(trl_self, chosen / n_c, rejected / n_r)
+    torch.testing.assert_close(me, theirs, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(m["rewards/chosen"], chosen_r)
+    torch.testing.assert_close(m["rewards/rejected"], rejected_r)
+
+
+@pytest.mark.parametrize("lam", [0.1, 0.5])
+def test_orpo_equals_trl_orpotrainer_odds_ratio_loss(lam):
+    # TRL 1.16's ORPOTrainer.odds_ratio_loss, called unbound on a stand-in self (beta is our lambda);
+    # its concatenated_forward passes mean per-token log-probs, and its loss is nll - losses.mean(),
+    # so our per-pair term is minus theirs. Some pairs have P close to 1 (the log1mexp branch).
+    from trl.experimental.orpo.orpo_trainer import ORPOTrainer
+
+    from followkit.train.losses import orpo_loss
+
+    g = torch.Generator().manual_seed(1)
+    n_c, n_r = (
+        torch.randint(1, 40, (16,), generator=g).float(),
+        torch.randint(1, 40, (16,), generator=g).float(),
+    )
+    mean_c, mean_r = -torch.rand(16, generator=g) * 2, -torch.rand(16, generator=g) * 2
+    mean_c[:3] = t([-1e-4, -0.01, -0.69])
+    me, m = orpo_loss(mean_c * n_c, mean_r * n_r, n_c, n_r, lam=lam)
+    theirs, chosen_r, rejected_r, ratio, log_odds = ORPOTrainer.odds_ratio_loss(
+        _trl_self(beta=lam), mean_c, mean_r
+    )
+    torch.testing.assert_close(me, -theirs, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(m["rewards/chosen"], chosen_r, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(m["rewards/rejected"], rejected_r, rtol=1e-5, atol=1e-6)
+    assert m["log_odds_ratio"].mean().item() == pytest.approx(ratio.item(), abs=1e-5)
+    assert m["log_odds_chosen"].mean().item() == pytest.approx(log_odds.item(), abs=1e-5)

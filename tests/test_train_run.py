@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from test_train_support import tiny_llama_dir
+from test_train_support import DPO, tiny_llama_dir
 
 from followkit.cli import main
 
@@ -34,6 +35,51 @@ def test_config_errors_exit_2(tmp_path, capsys):
     assert "sft_weight applies to --method dpo" in capsys.readouterr().err
     assert main([*args, "beta=-1"]) == 2
     assert "field 'beta'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["simpo", "orpo"])
+@pytest.mark.parametrize("lora", ["true", "false"])
+def test_reference_free_methods_train_without_a_reference(tiny, tmp_path, monkeypatch, method, lora):
+    # SimPO and ORPO (DESIGN 12): finite, falling loss on a fixed batch, and no reference ever:
+    # no reference forward, no second model (full fine-tuning would load one for dpo), no cache.
+    from followkit.train import trainer
+
+    def never(*args, **kwargs):
+        raise AssertionError("a reference-free method reached the reference path")
+
+    monkeypatch.setattr(trainer.FollowkitTrainer, "reference_logps", never)
+    monkeypatch.setattr(trainer.FollowkitTrainer, "_reference", never)
+    monkeypatch.setattr(trainer, "_frozen", never)
+    monkeypatch.setattr(trainer, "precompute_reference", never)
+    out = tmp_path / method
+    args = ["train", "--method", method, "--model", str(tiny), "--data", DPO, "--out", str(out)]
+    args += ["per_device_train_batch_size=6", "gradient_accumulation_steps=1", "max_steps=5", "shuffle=false"]
+    args += ["learning_rate=1e-2", "warmup_ratio=0", "lr_scheduler_type=constant", "merge=false"]
+    args += ["save_steps=100", f"lora={lora}"]
+    assert main(args) == 0
+    log = _log(out)
+    losses = [r["loss"] for r in log]
+    assert len(losses) == 5 and all(math.isfinite(x) for x in losses)
+    assert losses[-1] < losses[0] - 1e-3, losses  # the same 6 pairs each step: the loss falls
+    assert "logps/ref" not in log[0] and "rewards/margins" in log[0]
+    assert ("loss/sft" in log[0]) == (method == "orpo")  # ORPO's L_SFT on the chosen
+    assert not (out / "ref_logps.jsonl").exists()
+
+
+def test_reference_free_methods_refuse_reference_settings(tmp_path, capsys):
+    args = ["train", "--data", DPO, "--out", str(tmp_path / "o")]
+    for method in ("simpo", "orpo"):
+        assert main([*args, "--method", method, "precompute_ref_logps=true"]) == 2
+        assert f"precompute_ref_logps does not apply to --method {method}" in capsys.readouterr().err
+        assert main([*args, "--method", method, "ref_model=x"]) == 2
+        assert "ref_model applies to --method dpo, iopo" in capsys.readouterr().err
+    assert main([*args, "--method", "dpo", "simpo_beta=2.5"]) == 2
+    assert "simpo_beta applies to --method simpo" in capsys.readouterr().err
+    assert main([*args, "--method", "simpo", "orpo_lambda=0.2"]) == 2
+    assert "orpo_lambda applies to --method orpo" in capsys.readouterr().err
+    assert main([*args, "--method", "simpo", "mix=builtin:general:0.5"]) == 2  # no SFT term to carry it
+    assert "mix applies to --method sft, dpo, iopo, orpo" in capsys.readouterr().err
 
 
 @pytest.mark.slow

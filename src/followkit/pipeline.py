@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from followkit.config import apply_overrides, load_yaml
 from followkit.errors import FollowkitError, InputError
 from followkit.io import file_sha256, write_json
+from followkit.train.methods import METHODS
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 RECORD_DIR = ".pipeline"
@@ -294,10 +295,7 @@ STAGE_RECORDS: dict[str, StageRecords] = {
     "synth pairs --format iopo": StageRecords(
         ("Response",), "--responses", (("groups_iopo.jsonl", "IOPOGroup"),)
     ),
-    "train --method sft": StageRecords(("SFTRecord",), "--data"),
-    "train --method dpo": StageRecords(("PreferencePair",), "--data"),
-    "train --method iopo": StageRecords(("IOPOGroup",), "--data"),
-    "train --method grpo": StageRecords(("Instruction",), "--data"),
+    **{f"train --method {name}": StageRecords((row.record,), "--data") for name, row in METHODS.items()},
     "car": StageRecords(("Response", "TeacherRow")),
     "eval": StageRecords(writes=(("samples.jsonl", "EvalSample"),)),
 }

@@ -1,4 +1,4 @@
-"""`followkit train`: SFT, DPO (+SFT) or IOPO on transformers' Trainer, GRPO on TRL's, LoRA by default."""
+"""`followkit train`: SFT, DPO (+SFT), IOPO, SimPO or ORPO on transformers' Trainer, GRPO on TRL's, LoRA by default."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         context_settings={"allow_extra_args": True, "ignore_unknown_options": False},
     )
     def train(settings: TrainConfig, resume: bool) -> None:
-        """Train a model: SFT, DPO (+SFT), IOPO or GRPO. key=value arguments override settings as --set does.
+        """Train a model: SFT, DPO (+SFT), IOPO, SimPO, ORPO or GRPO. key=value arguments override settings as --set does.
 
         Multi-GPU: accelerate launch --config_file CONFIG -m followkit.cli train ...
         (example configs: followkit/configs/accelerate_zero3.yaml, accelerate_fsdp.yaml).
@@ -49,16 +49,19 @@ def check_data(settings: object) -> None:
     The runners read the file again after writing OUT/config.yaml and loading the model; this pass
     makes bad data fail first, with nothing written (DESIGN 10).
     """
+    import importlib
+
     from followkit.errors import InputError
     from followkit.io import check_input_file
+    from followkit.train.methods import method as train_method
 
     method, path = settings.method, str(settings.data)  # type: ignore[attr-defined]
     skip = bool(getattr(settings, "skip_bad_records", False))
     check_input_file(path, "JSONL file")
-    if method == "grpo":
-        from followkit.train.grpo import load_prompts
-
-        load_prompts(path, skip)  # raises on a bad row, or when no row is usable
+    row = train_method(method)
+    if row.data_check:  # a runner with its own reader (GRPO's prompts)
+        module, _, attr = row.data_check.partition(":")
+        getattr(importlib.import_module(module), attr)(path, skip)  # raises on a bad row, or no usable row
         return
     from followkit.train.data import DataStats, iter_parsed
     from followkit.train.mix import check_mix, parse_mix_spec

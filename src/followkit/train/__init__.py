@@ -1,4 +1,4 @@
-"""Training: SFT, DPO (+SFT) and IOPO with LoRA, cached reference log-probs and prefix-shared packing; GRPO on TRL.
+"""Training: SFT, DPO (+SFT), IOPO, SimPO and ORPO with LoRA, cached reference log-probs and prefix-shared packing; GRPO on TRL.
 
 - ``losses``: the losses as pure functions of summed response log-probs (public API).
 - ``data``: the JSONL data contract, chat-template tokenization and truncation.
@@ -6,6 +6,7 @@
 - ``trainer``: the one training loop (a transformers.Trainer) and ``run_training``.
 - ``grpo``: GRPO / RLVR on TRL's GRPOTrainer with followkit.rewards (``run_grpo``).
 - ``config``: ``TrainConfig``, the settings of ``followkit train``.
+- ``methods``: ``METHODS``, the one table of training methods (no torch).
 - ``RUNNERS``: method name -> the function that runs it ("module:attr", imported on use).
 
 Importing this package imports nothing heavy; import the submodules you need.
@@ -16,12 +17,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-RUNNERS: dict[str, str] = {
-    "sft": "followkit.train.trainer:run_training",
-    "dpo": "followkit.train.trainer:run_training",
-    "iopo": "followkit.train.trainer:run_training",
-    "grpo": "followkit.train.grpo:run_grpo",
-}
+from followkit.train.methods import METHODS
+
+RUNNERS: dict[str, str] = {name: row.runner for name, row in METHODS.items()}
+"""Method name -> its runner, from followkit.train.methods.METHODS."""
 
 
 def run(settings: Any, resume: bool = False) -> dict[str, Any]:

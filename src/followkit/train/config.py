@@ -8,73 +8,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from followkit.options import Reasoning, ReasoningMarkers
 from followkit.reasoning import DEFAULT_MARKERS_TEXT
+from followkit.train.methods import METHOD_FIELDS, METHODS, methods_with
+from followkit.train.methods import method as train_method
 
 
 class TrainConfig(BaseModel):
     """Settings of `followkit train`; every field can be set in train.yaml or as key=value."""
 
     model_config = ConfigDict(extra="forbid")
-    CLI_PANELS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "Model and adapter": (
-            "ref_model",
-            "lora",
-            "lora_r",
-            "lora_alpha",
-            "lora_dropout",
-            "dtype",
-            "attn_implementation",
-        ),
-        "Data": ("max_length", "response_budget", "packing", "skip_bad_records", "shuffle", "mix"),
-        "Losses": (
-            "beta",
-            "label_smoothing",
-            "loss_type",
-            "sft_weight",
-            "pref_ftx",
-            "ablation",
-            "disable_dropout",
-            "precompute_ref_logps",
-        ),
-        "GRPO": (
-            "num_generations",
-            "max_completion_length",
-            "temperature",
-            "kl_coef",
-            "scale_rewards",
-            "reward_mode",
-            "reward_loose",
-            "reasoning",
-            "reasoning_markers",
-            "min_words",
-            "max_words",
-            "judge",
-            "judge_base_url",
-            "judge_combine",
-            "judge_weight",
-            "min_content",
-            "judge_gate",
-            "reward_per_constraint",
-            "use_vllm",
-            "vllm_mode",
-        ),
-        "Optimisation": (
-            "learning_rate",
-            "num_train_epochs",
-            "max_steps",
-            "per_device_train_batch_size",
-            "gradient_accumulation_steps",
-            "lr_scheduler_type",
-            "warmup_ratio",
-            "weight_decay",
-            "max_grad_norm",
-            "gradient_checkpointing",
-            "seed",
-        ),
-        "Run bookkeeping": ("logging_steps", "save_steps", "save_total_limit", "report_to", "merge"),
-    }
-    """--help groups the flags under these headings."""
+    CLI_PANELS: ClassVar[dict[str, tuple[str, ...]]] = {}  # filled below from METHODS
+    """--help groups the flags under these headings: the shared ones, then one per set of methods."""
 
-    method: Literal["sft", "dpo", "iopo", "grpo"] = Field(description="Training method.")
+    method: Literal[tuple(METHODS)] = Field(description="Training method (followkit.train.methods.METHODS).")  # type: ignore[valid-type]
     model: str = Field("embedded", description="'embedded' or a local HF model folder (the policy's start).")
     data: str = Field(
         description="Training JSONL (format depends on the method; see followkit.train.data; "
@@ -114,6 +59,13 @@ class TrainConfig(BaseModel):
 
     # Losses
     beta: float = Field(0.1, gt=0.0, description="DPO / IOPO beta.")
+    simpo_beta: float = Field(
+        2.0, gt=0.0, description="SimPO: beta, the scale of the length-normalised log-prob margin."
+    )
+    simpo_gamma: float = Field(1.0, ge=0.0, description="SimPO: target reward margin gamma (gamma/beta 0.5).")
+    orpo_lambda: float = Field(
+        0.1, ge=0.0, description="ORPO: weight lambda of the odds-ratio term (TRL's ORPOConfig beta)."
+    )
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="Conservative label smoothing eps.")
     loss_type: Literal["sigmoid", "ipo", "hinge"] = Field("sigmoid", description="DPO loss variant.")
     sft_weight: float = Field(0.0, ge=0.0, description="DPO+SFT: weight alpha of the SFT term on chosen.")
@@ -121,7 +73,8 @@ class TrainConfig(BaseModel):
     ablation: Literal["no_input_pref", "no_output_pref"] | None = Field(None, description="IOPO ablation.")
     disable_dropout: bool = Field(
         True,
-        description="DPO / IOPO: set every dropout of the policy and the reference to 0 (as TRL does).",
+        description="Preference methods and GRPO: set every dropout of the policy and the reference to 0 "
+        "(as TRL does).",
     )
     precompute_ref_logps: bool = Field(
         False, description="Compute reference log-probs once up front and cache them in OUT/ref_logps.jsonl."
@@ -222,76 +175,86 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> TrainConfig:
-        mix_weight = {"dpo": "sft_weight", "iopo": "pref_ftx"}.get(self.method)
-        if self.mix and mix_weight and not getattr(self, mix_weight):
+        row = train_method(self.method)
+        # A method-specific field set to a non-default value must be one of the method's settings
+        # (a saved config.yaml holds every field at its default, and still loads for any method).
+        fields = type(self).model_fields
+        for name in sorted(METHOD_FIELDS - set(row.settings)):
+            if getattr(self, name) != fields[name].get_default(call_default_factory=True):
+                raise ValueError(
+                    f"{name} does not apply to --method {self.method} "
+                    f"({name} applies to --method {', '.join(methods_with(name))})"
+                )
+        if self.mix and isinstance(row.sft_weight, str) and not getattr(self, row.sft_weight):
             raise ValueError(
                 f"mix with --method {self.method} trains general records through the SFT term only: "
-                f"set {mix_weight} above 0"
+                f"set {row.sft_weight} above 0"
             )
-        if self.sft_weight and self.method != "dpo":
-            raise ValueError("sft_weight applies to --method dpo (use pref_ftx for iopo)")
-        if self.pref_ftx and self.method != "iopo":
-            raise ValueError("pref_ftx applies to --method iopo")
-        if self.ablation and self.method != "iopo":
-            raise ValueError("ablation applies to --method iopo")
-        if self.lora_dropout and self.disable_dropout and self.method != "sft":
+        if self.lora_dropout and self.disable_dropout and "disable_dropout" in row.settings:
             raise ValueError(
-                "lora_dropout has no effect with disable_dropout=true (dpo, iopo); set one of them"
+                "lora_dropout has no effect with disable_dropout=true "
+                f"({', '.join(methods_with('disable_dropout'))}); set one of them"
             )
-        if self.loss_type != "sigmoid" and self.method != "dpo":
-            raise ValueError("loss_type applies to --method dpo")
         if self.response_budget >= self.max_length:
             raise ValueError(
                 f"response_budget ({self.response_budget}) must be below max_length ({self.max_length})"
             )
-        if self.method == "sft" and (self.precompute_ref_logps or self.ref_model):
-            raise ValueError("sft has no reference model")
-        # Set to a non-default value: a saved config.yaml (every field) still loads for any method.
-        given = {
-            name
-            for name in self.model_fields_set
-            if getattr(self, name) != type(self).model_fields[name].get_default(call_default_factory=True)
-        }
-        if self.method != "grpo":
-            extra = sorted(given & GRPO_ONLY)
-            if extra:
-                raise ValueError(f"{extra[0]} applies to --method grpo")
-        else:
-            extra = sorted(given & NOT_GRPO)
-            if extra:
-                raise ValueError(
-                    f"{extra[0]} does not apply to --method grpo (GRPO's KL coefficient is kl_coef)"
-                )
+        if "num_generations" in row.settings:
             batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
             if batch % self.num_generations:
                 raise ValueError(
                     f"per_device_train_batch_size * gradient_accumulation_steps ({batch}) must be a multiple "
                     f"of num_generations ({self.num_generations}): each generation batch holds whole groups"
                 )
-            if self.max_words is not None and self.max_words < self.min_words:
-                raise ValueError(
-                    f"max_words ({self.max_words}) must be at least min_words ({self.min_words})"
-                )
-            if self.judge_base_url and not self.judge:
-                raise ValueError("judge_base_url needs judge")
-            if self.judge_gate and not self.judge:
-                raise ValueError("judge_gate needs judge")
-            if self.reward_per_constraint and self.judge:
-                raise ValueError(
-                    "reward_per_constraint does not combine with judge (one rule reward per slot)"
-                )
+        if self.max_words is not None and self.max_words < self.min_words:
+            raise ValueError(f"max_words ({self.max_words}) must be at least min_words ({self.min_words})")
+        if self.judge_base_url and not self.judge:
+            raise ValueError("judge_base_url needs judge")
+        if self.judge_gate and not self.judge:
+            raise ValueError("judge_gate needs judge")
+        if self.reward_per_constraint and self.judge:
+            raise ValueError("reward_per_constraint does not combine with judge (one rule reward per slot)")
         return self
 
 
-GRPO_ONLY = frozenset(
-    name
-    for name in TrainConfig.model_fields
-    if TrainConfig.model_fields[name].description.startswith(("GRPO:", "GRPO reward:", "GRPO with"))
-)
+def _panels() -> dict[str, tuple[str, ...]]:
+    """--help panels: the fields every method reads, then one panel per set of methods sharing fields."""
+    shared = {
+        "Model and adapter": (
+            "lora",
+            "lora_r",
+            "lora_alpha",
+            "lora_dropout",
+            "dtype",
+            "attn_implementation",
+        ),
+        "Data": ("max_length", "skip_bad_records", "shuffle"),
+        "Optimisation": (
+            "learning_rate",
+            "num_train_epochs",
+            "max_steps",
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "lr_scheduler_type",
+            "warmup_ratio",
+            "weight_decay",
+            "max_grad_norm",
+            "gradient_checkpointing",
+            "seed",
+        ),
+        "Run bookkeeping": ("logging_steps", "save_steps", "save_total_limit", "report_to", "merge"),
+    }
+    by_methods: dict[str, list[str]] = {}
+    for name in TrainConfig.model_fields:  # in the order the fields are declared
+        if name in METHOD_FIELDS:
+            by_methods.setdefault(f"--method {', '.join(methods_with(name))}", []).append(name)
+    return shared | {title: tuple(names) for title, names in by_methods.items()}
+
+
+TrainConfig.CLI_PANELS = _panels()
+
+GRPO_ONLY = frozenset(name for name in METHOD_FIELDS if methods_with(name) == ("grpo",))
 """Fields that only --method grpo reads; setting one for another method is an error."""
 
-NOT_GRPO = frozenset(
-    {"beta", "label_smoothing", "loss_type", "sft_weight", "pref_ftx", "ablation", "precompute_ref_logps"}
-    | {"ref_model", "packing", "response_budget", "mix"}
-)
-"""Preference-loss and packing fields that --method grpo does not read; setting one is an error."""
+NOT_GRPO = frozenset(METHOD_FIELDS - set(METHODS["grpo"].settings))
+"""Method-specific fields that --method grpo does not read; setting one is an error."""

@@ -1,7 +1,7 @@
 """Training losses as pure functions of summed response log-probs (DESIGN section 6).
 
 Every preference loss takes 1-D tensors (one entry per pair or group) of log-probs summed over the
-response tokens, for the policy and for the reference, and returns ``(per_item_loss, metrics)``
+response tokens, for the policy and (DPO, IOPO) for the reference, and returns ``(per_item_loss, metrics)``
 where ``metrics`` holds detached tensors (implicit rewards, reward accuracies, margins). The
 trainer looks the method up in followkit.train.methods.METHODS (its loss, layout and SFT slots);
 it never branches on the method.
@@ -17,8 +17,12 @@ Logged metrics and their formulas (mean over the items of a step):
 ``rewards/accuracies_x1``   IOPO: share with r_A > r_B (y1 beats y2 under x1)
 ``rewards/accuracies_x2``   IOPO: share with r_C > r_D (y2 beats y1 under x2)
 ``rewards/margins``         IOPO: beta * the mean of the logits of the loss's sigmoid(s)
-``loss/preference``         DPO / IOPO: preference loss, preference items only
-``loss/sft``                SFT term (sft_weight, pref_ftx); general items in it
+``rewards/chosen``          SimPO / ORPO: beta * logp_chosen / |chosen| (ORPO: lambda for beta)
+``rewards/rejected``        SimPO / ORPO: beta * logp_rejected / |rejected|
+``log_odds_ratio``          ORPO: log sigmoid(log odds(chosen) - log odds(rejected))
+``log_odds_chosen``         ORPO: log odds(chosen) - log odds(rejected)
+``loss/preference``         preference loss (ORPO: lambda * L_OR), preference items only
+``loss/sft``                SFT term (sft_weight, pref_ftx; ORPO's L_SFT); general items in it
 ==========================  =====================================================
 """
 
@@ -169,6 +173,84 @@ def iopo_loss(
     return losses, metrics
 
 
+def simpo_loss(
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    chosen_lengths: torch.Tensor,
+    rejected_lengths: torch.Tensor,
+    beta: float = 2.0,
+    gamma: float = 1.0,
+    label_smoothing: float = 0.0,
+) -> tuple[torch.Tensor, Metrics]:
+    """Per-pair SimPO loss (Meng et al. 2024, arXiv 2405.14734) from summed response log-probs; no reference.
+
+    Input: four 1-D tensors (one entry per pair): summed log-probs and response lengths in tokens.
+    With m = logp_chosen / |chosen| - logp_rejected / |rejected|,
+    loss = -(1 - eps) log sigmoid(beta m - gamma) - eps log sigmoid(-(beta m - gamma)).
+    Output: (loss per pair, metrics: rewards/chosen = beta logp_chosen / |chosen|, rewards/rejected,
+    rewards/margins, rewards/accuracies; detached, per pair).
+
+    References: TRL's CPOTrainer.cpo_loss with loss_type="simpo", cpo_alpha=0 (DESIGN 12).
+
+    Example: ``simpo_loss(t([-4.]), t([-12.]), t([4.]), t([6.]))[0]`` is
+    ``-log sigmoid(2 * (-1 + 2) - 1) = tensor([0.3133])``.
+    """
+    chosen = policy_chosen / chosen_lengths.clamp(min=1)
+    rejected = policy_rejected / rejected_lengths.clamp(min=1)
+    # As TRL: beta * (m - gamma / beta), so that label smoothing flips the same logits.
+    losses = _smoothed_sigmoid_loss(chosen - rejected - gamma / beta, beta, label_smoothing)
+    chosen_rewards, rejected_rewards = beta * chosen.detach(), beta * rejected.detach()
+    metrics = {
+        "rewards/chosen": chosen_rewards,
+        "rewards/rejected": rejected_rewards,
+        "rewards/margins": chosen_rewards - rejected_rewards,
+        "rewards/accuracies": (chosen_rewards > rejected_rewards).float(),
+    }
+    return losses, metrics
+
+
+def log1mexp(x: torch.Tensor) -> torch.Tensor:
+    """log(1 - exp(x)) for x < 0, without cancellation (Maechler 2012: switch at -log 2)."""
+    return torch.where(x < -0.6931471805599453, torch.log1p(-torch.exp(x)), torch.log(-torch.expm1(x)))
+
+
+def orpo_loss(
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    chosen_lengths: torch.Tensor,
+    rejected_lengths: torch.Tensor,
+    lam: float = 0.1,
+) -> tuple[torch.Tensor, Metrics]:
+    """Per-pair ORPO odds-ratio term lambda * L_OR (Hong et al. 2024, arXiv 2403.07691); no reference.
+
+    Input: four 1-D tensors (one entry per pair): summed log-probs and response lengths in tokens.
+    With l = logp / |y| (the mean per-token log-prob, P = exp(l)) and log odds = l - log(1 - exp(l)),
+    L_OR = -log sigmoid(log odds(chosen) - log odds(rejected)). ORPO's loss is L_SFT(chosen) + lambda * L_OR;
+    L_SFT is the method's SFT term (``dpo_sft_term``, a token mean over the micro-batch, as TRL's).
+    Output: (lambda * L_OR per pair, metrics: rewards/chosen = lambda * l_chosen, rewards/rejected,
+    rewards/margins, rewards/accuracies, log_odds_ratio, log_odds_chosen; detached, per pair).
+
+    References: TRL's ORPOTrainer.odds_ratio_loss (its ``beta`` is lambda; DESIGN 12).
+
+    Example: l_chosen = log 0.5, l_rejected = log 0.2: log odds 0 and log 0.25, so
+    L_OR = -log sigmoid(log 4) = log 1.25 and ``orpo_loss`` gives 0.1 * 0.2231 = ``tensor([0.0223])``.
+    """
+    chosen = (policy_chosen / chosen_lengths.clamp(min=1)).float()
+    rejected = (policy_rejected / rejected_lengths.clamp(min=1)).float()
+    log_odds = (chosen - rejected) - (log1mexp(chosen) - log1mexp(rejected))
+    ratio = F.logsigmoid(log_odds)
+    chosen_rewards, rejected_rewards = lam * chosen.detach(), lam * rejected.detach()
+    metrics = {
+        "rewards/chosen": chosen_rewards,
+        "rewards/rejected": rejected_rewards,
+        "rewards/margins": chosen_rewards - rejected_rewards,
+        "rewards/accuracies": (chosen_rewards > rejected_rewards).float(),
+        "log_odds_ratio": ratio.detach(),
+        "log_odds_chosen": log_odds.detach(),
+    }
+    return (-lam * ratio).to(policy_chosen.dtype), metrics
+
+
 def dpo_from_batch(logps: torch.Tensor, ref: torch.Tensor, lengths: torch.Tensor, **kw: Any):
     """DPO over a batch: ``logps``, ``ref``, ``lengths`` (items, 2) in the order [chosen, rejected]."""
     return dpo_loss(
@@ -187,8 +269,27 @@ def iopo_from_batch(logps: torch.Tensor, ref: torch.Tensor, lengths: torch.Tenso
     return iopo_loss(*logps.unbind(1), *ref.unbind(1), **kw)
 
 
+def simpo_from_batch(
+    logps: torch.Tensor,
+    ref: None,
+    lengths: torch.Tensor,
+    simpo_beta: float = 2.0,
+    simpo_gamma: float = 1.0,
+    label_smoothing: float = 0.0,
+):
+    """SimPO over a batch: ``logps``, ``lengths`` (items, 2) in the order [chosen, rejected]; no reference."""
+    n = lengths.to(logps.dtype)
+    return simpo_loss(logps[:, 0], logps[:, 1], n[:, 0], n[:, 1], simpo_beta, simpo_gamma, label_smoothing)
+
+
+def orpo_from_batch(logps: torch.Tensor, ref: None, lengths: torch.Tensor, orpo_lambda: float = 0.1):
+    """ORPO's lambda * L_OR over a batch: ``logps``, ``lengths`` (items, 2) in the order [chosen, rejected]."""
+    n = lengths.to(logps.dtype)
+    return orpo_loss(logps[:, 0], logps[:, 1], n[:, 0], n[:, 1], orpo_lambda)
+
+
 def dpo_sft_term(logps: torch.Tensor, token_logps: torch.Tensor, lengths: torch.Tensor, slots: torch.Tensor):
-    """DPO+SFT's term (TRL's "sft"): token-mean NLL over the micro-batch's chosen (and general) responses.
+    """DPO+SFT's term (TRL's "sft"), ORPO's L_SFT: token-mean NLL over the micro-batch's chosen (and general) responses.
 
     Input: ``logps``, ``lengths`` (items, 2); ``token_logps``, ``slots`` (N,) from packing.collate.
     """

@@ -1,4 +1,4 @@
-"""One training loop for SFT, DPO (+SFT) and IOPO, on transformers' Trainer.
+"""One training loop for SFT, DPO (+SFT), IOPO, SimPO and ORPO, on transformers' Trainer.
 
 :class:`FollowkitTrainer` is a ``transformers.Trainer`` whose ``compute_loss`` runs the packed
 forward pass (followkit.train.packing) and looks the method up in followkit.train.methods.METHODS
@@ -11,14 +11,15 @@ Assumptions and limits:
 - Causal LMs whose forward accepts a custom 4-D attention mask, ``position_ids`` and
   ``logits_to_keep`` (Llama, Qwen2/3, Mistral, Gemma ... in transformers 5) with the ``sdpa``
   or ``eager`` attention; FlashAttention kernels take no 4-D mask.
-- The reference is the policy with its LoRA adapter disabled, a given checkpoint, or (full
-  fine-tuning without one) a frozen copy of the starting model; or log-probs cached once.
+- The reference (methods whose row has ``reference``: DPO, IOPO) is the policy with its LoRA
+  adapter disabled, a given checkpoint, or (full fine-tuning without one) a frozen copy of the
+  starting model; or log-probs cached once. Reference-free methods (SimPO, ORPO) run no reference.
 - The loss of a micro-batch is the mean over its items (TRL's convention); the Trainer divides
   by the accumulation steps, and DDP averages over processes, so equal global batches give
   equal losses whatever the process count (for SFT, equal when micro-batches have equal tokens).
 - A non-finite loss on any process stops training before that step is saved, so the last
   checkpoint on disk is the last good one; train() then raises.
-- DPO and IOPO run with every dropout probability of the policy and the reference set to 0
+- Preference methods run with every dropout probability of the policy and the reference set to 0
   (``disable_dropout``, as TRL's DPOTrainer and the IOPO authors' trainer do): with dropout the
   policy and the reference would see different masks, and step-0 losses would not be log 2.
 - ``warmup_ratio`` becomes ``ceil(ratio * total optimizer steps)`` warm-up steps once the Trainer
@@ -88,24 +89,25 @@ def batch_loss(
     method, s = train_method(settings.method), settings
     if not method.preference:
         return sft_loss(token_logps, torch.ones_like(token_logps)), {}
-    assert ref is not None
+    assert ref is not None or not method.reference
     general = inputs.get("general")
     pref = (
         ~general if general is not None else torch.ones(logps.size(0), dtype=torch.bool, device=logps.device)
     )
-    kw: dict[str, Any] = {"beta": s.beta, "label_smoothing": s.label_smoothing}
-    if method.variant:
-        kw[method.variant] = getattr(s, method.variant)
+    kw: dict[str, Any] = {name: getattr(s, name) for name in method.loss_settings}
     metrics: dict[str, torch.Tensor] = {}
     if bool(pref.any()):
-        per_item, metrics = method.loss_fn()(logps[pref], ref[pref], inputs["lengths"][pref], **kw)
+        per_item, metrics = method.loss_fn()(
+            logps[pref], ref[pref] if ref is not None else None, inputs["lengths"][pref], **kw
+        )
         loss = per_item.mean()
         metrics["logps/policy"] = logps[pref].detach().mean(1)
-        metrics["logps/ref"] = ref[pref].mean(1)
+        if ref is not None:
+            metrics["logps/ref"] = ref[pref].mean(1)
         metrics["loss/preference"] = loss.detach().reshape(1)
     else:  # general items only: no preference term (a zero that keeps the graph), nothing to log for it
         loss = logps.sum() * 0.0
-    weight = getattr(s, method.sft_weight) if method.sft_weight else 0.0
+    weight = method.sft_weight if not isinstance(method.sft_weight, str) else getattr(s, method.sft_weight)
     if weight:
         sft = method.sft_term_fn()(logps, token_logps, inputs["lengths"], inputs["slots"])
         loss = loss + weight * sft
@@ -241,7 +243,7 @@ class FollowkitTrainer(RatioWarmup, Trainer):
         n_items = inputs["lengths"].size(0)
         logps, token_logps = sequence_logps(model, inputs, n_items, self.n_seq, eager=self.eager)
         ref = None
-        if self.method.preference:
+        if self.method.reference:  # reference-free methods (SimPO, ORPO) never run or cache one
             ref = self.reference_logps(model, inputs, n_items).to(logps.dtype)
         loss, metrics = batch_loss(self.settings, logps, token_logps, ref, inputs)
         self._check_finite(loss)
@@ -494,11 +496,11 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         with peft_quietly():
             model = get_peft_model(model, lora)
     ref_model = None
-    preference = train_method(settings.method).preference
-    if preference and (settings.ref_model or not settings.lora):
+    row = train_method(settings.method)
+    if row.reference and (settings.ref_model or not settings.lora):
         ref_path = resolve_model_path(settings.ref_model) if settings.ref_model else base
         ref_model = _frozen(_load_model(ref_path, settings))
-    if preference and settings.disable_dropout:
+    if row.preference and settings.disable_dropout:
         disable_dropout(model)  # with LoRA this covers the reference too (the same model)
         if ref_model is not None:
             disable_dropout(ref_model)
@@ -512,9 +514,7 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         model=model,
         args=args,
         train_dataset=ItemDataset(items),
-        data_collator=PackingCollator(
-            tokenizer.pad_token_id, settings.packing, train_method(settings.method).n_seq
-        ),
+        data_collator=PackingCollator(tokenizer.pad_token_id, settings.packing, row.n_seq),
         processing_class=tokenizer,
         settings=settings,
         ref_model=ref_model,
@@ -523,7 +523,7 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
         ref_model.to(trainer.accelerator.device)
     checkpoint = start_log(trainer, out, resume)
     ref_counts = None
-    if settings.precompute_ref_logps:
+    if settings.precompute_ref_logps and row.reference:  # TrainConfig refuses it for the others
         batch = max(1, settings.per_device_train_batch_size)
         pref_items = [it for it in items if not it.general]  # general items need no reference
         ref_counts = precompute_reference(trainer, pref_items, out / "ref_logps.jsonl", batch)
