@@ -335,3 +335,54 @@ def test_overall_is_nan_free_when_a_language_has_no_third_turn(tmp_path):
     res = run(write_csv(tmp_path / "b.csv", rows), tmp_path / "out", model())
     m = res["results"]["multi-if"]
     assert "turn_3_overall" not in m and not math.isnan(m["turn_2_overall"])
+
+
+def test_a_killed_run_resumes_without_asking_finished_conversations(data, tmp_path):
+    out = tmp_path / "out"
+
+    class Killed(BaseException):  # not an Exception: the backend cannot turn it into a failed item
+        pass
+
+    def dies_on_c(chat, i):
+        if chat[-1]["content"] == "Pas de virgules.":
+            raise Killed
+        return ANSWERS[chat[-1]["content"]]
+
+    with pytest.raises(Killed):
+        run(data, out, ScriptedBackend(dies_on_c), batch_size=1)
+    assert [json.loads(x)["id"] for x in (out / "samples.jsonl").read_text().splitlines()] == [
+        "1:1:en",
+        "2:1:en",
+    ]
+    seen: list[list[dict[str, str]]] = []
+    resumed = run(data, out, model(seen), batch_size=1)
+    assert resumed["resumed"] == 2 and [len(c) for c in seen] == [1, 3, 5]  # C's three turns only
+    fresh = run(data, tmp_path / "fresh", model(), batch_size=1)
+    assert (out / "samples.jsonl").read_bytes() == (tmp_path / "fresh" / "samples.jsonl").read_bytes()
+    assert resumed["results"] == fresh["results"]
+
+
+def test_earlier_answers_go_back_without_their_reasoning_trace(data, tmp_path):
+    seen: list[list[dict[str, str]]] = []
+
+    def thinker(chat, i):
+        seen.append([dict(m) for m in chat])
+        return f"<think>plan {len(chat)}</think>{ANSWERS[chat[-1]['content']]}"
+
+    res = run(data, tmp_path / "out", ScriptedBackend(thinker))
+    plain = run(data, tmp_path / "plain", model())
+    assert res["results"] == plain["results"]  # the traces are not scored
+    assert seen[3][1] == {"role": "assistant", "content": "Sure, here:\nno commas here"}
+    assert res["reasoning"]["with_trace_share"] == 1.0  # 8 answers, all with a trace
+    sample = json.loads((tmp_path / "out" / "samples.jsonl").read_text().splitlines()[0])
+    assert [t["reasoning"] for t in sample["turns"]] == ["plan 1", "plan 3", "plan 5"]
+    assert all(t["reasoning_status"] == "closed" for t in sample["turns"])
+
+    kept: list[list[dict[str, str]]] = []
+
+    def thinker_kept(chat, i):
+        kept.append([dict(m) for m in chat])
+        return thinker(chat, i)
+
+    run(data, tmp_path / "keep", ScriptedBackend(thinker_kept), reasoning="keep")
+    assert kept[3][1]["content"] == "<think>plan 1</think>Sure, here:\nno commas here"
