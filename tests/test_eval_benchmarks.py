@@ -54,6 +54,7 @@ def test_registry_names_and_specs():
         "complexbench-en",
         "infobench",
         "followbench",
+        "multi-if",
     ]
     assert parse_benchmark_spec("ifeval") == ("ifeval", None)
     assert parse_benchmark_spec("ifeval:../a/b:c.jsonl") == ("ifeval", "../a/b:c.jsonl")

@@ -30,8 +30,47 @@ class Deviation:
 
 _IFB = "followkit.constraints.ifbench."
 _KCIF = "followkit.kcif.scoring."
+_MIF = "followkit.evaluate.multi_if."
 
 DEVIATIONS: list[Deviation] = [
+    # --- Multi-IF, both modes ------------------------------------------------------------------
+    Deviation(
+        "multi-if",
+        "length_constraints:number_words, length_constraints:number_sentences",
+        "its own ifeval.py counts Chinese, Japanese and Korean characters as words and splits Thai with "
+        "pythainlp",
+        "IFEval's counting for every language (the same on the English file)",
+        _MIF + "ENGLISH_COUNTING",
+    ),
+    Deviation(
+        "multi-if",
+        "* (rows)",
+        "skips a row whose instruction list is not JSON",
+        "refuses the file with one error naming the row, its key and the field",
+        _MIF + "BAD_ROW_REFUSED",
+    ),
+    Deviation(
+        "multi-if",
+        "* (empty turn)",
+        'asks a conversation whose turn prompt is empty the user message "None", then ignores the answer',
+        "the conversation ends a turn early and nothing is asked (same scores)",
+        _MIF + "ABSENT_TURN",
+    ),
+    Deviation(
+        "multi-if",
+        "* (context)",
+        "puts the decoded output back into the chat as the assistant's earlier turn",
+        "puts back the answer without its reasoning trace (--reasoning keep: the whole output)",
+        "followkit.evaluate.runner.EARLIER_ANSWERS_WITHOUT_TRACE",
+    ),
+    Deviation(
+        "multi-if",
+        "* (uncertainty)",
+        "bootstrap 95% intervals (10,000 resamples) of prompt-level accuracy and the mean per-turn "
+        "instruction share",
+        "standard errors of each accuracy; the per-turn overall (mean of four) has none",
+        _MIF + "OVERALL_HAS_NO_STDERR",
+    ),
     # --- IFBench, both modes -------------------------------------------------------------------
     Deviation(
         "ifbench",

@@ -4,6 +4,7 @@ Every stage reads and writes JSONL. A record type here is the contract between t
 writes it and the stages that read it:
 
     Instruction     synth compose / expand  -> synth respond, eval followkit-bench, train grpo
+    Conversation    a multi-turn instruction (Multi-IF) -> eval multi-if
     Response        synth respond            -> synth pairs / refine, verify, car (as a TeacherSet)
     ConstrainedResponse  a response to check -> verify (followkit rows, or IFEval's via the adapter)
     VerdictRow      verify                   -> (users; IFEval's output format)
@@ -34,6 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from followkit.errors import InputError, field_error
 from followkit.schema import (
     Constraint,
+    Conversation,
+    ConversationTurn,
     Instruction,
     IOPOGroup,
     Message,
@@ -49,6 +52,8 @@ __all__ = [
     "SHAREGPT_ROLES",
     "ConstrainedResponse",
     "Constraint",
+    "Conversation",
+    "ConversationTurn",
     "DifficultyRow",
     "EvalSample",
     "GeneralRecord",
@@ -314,6 +319,7 @@ class GeneralRecord(BaseModel):
 
 RECORD_TYPES: dict[str, type[BaseModel]] = {
     "Instruction": Instruction,
+    "Conversation": Conversation,
     "Response": ResponseWithVerdicts,
     "ConstrainedResponse": ConstrainedResponse,
     "ConstrainedPrompt": ConstrainedPrompt,

@@ -32,6 +32,26 @@ class Instruction(BaseModel):
     prompt: str
 
 
+class ConversationTurn(BaseModel):
+    """One user turn of a multi-turn conversation: the prompt and every constraint in force at that turn.
+
+    Constraints accumulate (Multi-IF): turn k's list holds the earlier turns' constraints and its own.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    prompt: str = Field(min_length=1)
+    constraints: list[Constraint] = Field(min_length=1)
+
+
+class Conversation(BaseModel):
+    """A multi-turn instruction: an id, the language, and the user turns the model answers one by one."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    language: str
+    turns: list[ConversationTurn] = Field(min_length=1)
+
+
 class Response(BaseModel):
     """One sampled response to a chat, with the model and sampling that produced it."""
 

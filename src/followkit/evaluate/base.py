@@ -31,10 +31,13 @@ class EvalItem:
     messages: Chat
     constraints: list[dict[str, Any]] = field(default_factory=list)  # Constraint dicts, rule-verified
     meta: dict[str, Any] = field(default_factory=dict)
+    # A multi-turn item's user turns, [{"prompt", "constraints"}]; `messages` asks the first.
+    turns: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (data hashes)."""
-        return {"id": self.id, "messages": self.messages, "constraints": self.constraints, "meta": self.meta}
+        out = {"id": self.id, "messages": self.messages, "constraints": self.constraints, "meta": self.meta}
+        return {**out, "turns": self.turns} if self.turns else out  # single-turn hashes stay as they were
 
 
 Breakdowns = dict[str, dict[str, dict[str, Metric]]]  # table -> row -> column -> metric
@@ -70,6 +73,33 @@ class Benchmark(ABC):
     def breakdowns(self, samples: list[dict[str, Any]]) -> Breakdowns:
         """Optional tables for the report (per id, per TRACE type, by number of constraints)."""
         return {}
+
+
+class MultiTurnBenchmark(Benchmark):
+    """A benchmark of conversations: the runner asks each item's turns one by one, with the model's own
+    earlier answers in context, then scores the whole conversation with `score_turns`.
+
+    Turn k is asked as the chat so far plus ``{"role": "user", "content": item.turns[k]["prompt"]}``.
+    A sample record holds the full conversation in ``messages``, the last answer in ``response``, and
+    ``turns``: one dict per turn with the runner's ``response`` (and ``reasoning``, ``reasoning_status``)
+    merged into what `score_turns` returned for that turn.
+    """
+
+    def user_turn(self, item: EvalItem, k: int) -> dict[str, str]:
+        """The user message of turn k (0-based) of a conversation."""
+        return {"role": "user", "content": item.turns[k]["prompt"]}
+
+    @abstractmethod
+    def score_turns(
+        self, items: list[EvalItem], answers: list[list[str]], judge: Backend | None = None
+    ) -> list[dict[str, Any]]:
+        """One record per conversation; its "turns" list has one scored dict per answer."""
+
+    def score(
+        self, items: list[EvalItem], responses: list[str], judge: Backend | None = None
+    ) -> list[dict[str, Any]]:
+        """Single-answer scoring does not apply: the runner calls `score_turns`."""
+        raise NotImplementedError(f"{self.name} is multi-turn: score with score_turns")
 
 
 def _trace_type(cid: str) -> str:

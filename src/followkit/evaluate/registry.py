@@ -22,6 +22,7 @@ _BUILTIN = {
     "complexbench-en": "followkit.evaluate.complexbench:ComplexBenchEnBenchmark",
     "infobench": "followkit.evaluate.infobench:InFoBenchBenchmark",
     "followbench": "followkit.evaluate.followbench:FollowBenchBenchmark",
+    "multi-if": "followkit.evaluate.multi_if:MultiIFBenchmark",
 }
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from followkit.backends.base import Backend, Chat, SamplingParams
 from followkit.errors import BackendError, InputError
-from followkit.evaluate.base import Benchmark, EvalItem
+from followkit.evaluate.base import Benchmark, EvalItem, MultiTurnBenchmark
 from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
 from followkit.io import AppendLog, file_sha256, text_sha256, write_json, write_jsonl
 from followkit.manifest import versions
@@ -41,6 +41,11 @@ LOCAL_CHUNK = 64
 """Prompts per call to a local engine: it sorts them by length into its own batches (16 on CPU), so a
 call several batches long wastes less on padding. Measured here: with 8 prompts per call, eval ran
 36% slower than with 16 (one batch of 8 per call); 48 prompts, batch 16: 56.8 tokens/s, batch 8: 45.9."""
+
+EARLIER_ANSWERS_WITHOUT_TRACE = True
+"""Policy: in a multi-turn conversation the model's earlier answers go back into the chat as the answer
+alone (the trace removed, as Qwen3's and DeepSeek-R1's chat templates drop earlier thinking); with
+--reasoning keep, as the whole completion. Without a trace the two are the same text."""
 
 FINGERPRINT_FIELDS = (
     "model",
@@ -67,7 +72,7 @@ class EvalConfig(BaseModel):
 
     benchmark: str = Field(
         description="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench, kcif, cfbench, complexbench, "
-        "complexbench-en, infobench or followbench",
+        "complexbench-en, infobench, followbench or multi-if",
         json_schema_extra=cli("--benchmark", "-b"),
     )
     model: str = Field(
@@ -231,6 +236,70 @@ def _stats(backend: Backend | None) -> dict[str, int] | None:
     return dict(stats) if isinstance(stats, dict) else None
 
 
+def _ask_conversations(
+    bench: MultiTurnBenchmark,
+    todo: list[EvalItem],
+    chats: dict[str, Chat],
+    backend: Backend,
+    judge: Backend | None,
+    params: SamplingParams,
+    reasoning: str,
+    markers: tuple[str, str],
+    log: AppendLog,
+) -> tuple[list[dict[str, Any]], int]:
+    """Ask a batch of conversations turn by turn and append each finished one to the log.
+
+    Turn k of every conversation still going is one backend call: its chat is the conversation so far
+    (the model's own earlier answers in it) plus turn k's user message. A conversation with a failed
+    request stops there, is reported, and is asked again from turn 1 on rerun (the request cache
+    answers the turns that succeeded). Returns (failures, empty answers).
+    """
+    convo = {it.id: [dict(m) for m in chats[it.id]] for it in todo}
+    said: dict[str, list[tuple[str, str | None, str]]] = {it.id: [] for it in todo}
+    failures: list[dict[str, Any]] = []
+    live = list(todo)
+    for k in range(max(len(it.turns) for it in todo)):
+        ask = [it for it in live if k < len(it.turns)]
+        if not ask:
+            break
+        if k > 0:
+            for it in ask:
+                convo[it.id].append(bench.user_turn(it, k))
+        comps = backend.complete([list(convo[it.id]) for it in ask], params)  # copies: the chats grow
+        for it, c in zip(ask, comps, strict=True):
+            if not c.ok:
+                failures.append({"id": it.id, "turn": k + 1, "error": c.error})
+                live.remove(it)
+                continue
+            answer, trace, status = split_completion(c.texts[0], c.reasoning_of(0), reasoning, markers)
+            said[it.id].append((answer, trace, status))
+            context = answer if reasoning == "strip" else c.texts[0]  # EARLIER_ANSWERS_WITHOUT_TRACE
+            convo[it.id].append({"role": "assistant", "content": context})
+    if not live:
+        return failures, 0
+    records = bench.score_turns(live, [[a for a, _, _ in said[it.id]] for it in live], judge)
+    empty = 0
+    for it, rec in zip(live, records, strict=True):
+        if "error" in rec:
+            failures.append({"id": it.id, "error": rec["error"]})
+            continue
+        turns = []
+        for (answer, trace, status), scored in zip(said[it.id], rec["turns"], strict=True):
+            kept = {"reasoning": trace} if trace is not None else {}
+            turns.append({"response": answer, **kept, "reasoning_status": status, **scored})
+            empty += not answer.strip()
+        log.append(
+            {
+                "id": it.id,
+                "messages": convo[it.id][:-1],  # the chat the last answer replied to, as single-turn samples
+                "response": said[it.id][-1][0],
+                **rec,
+                "turns": turns,
+            }
+        )
+    return failures, empty
+
+
 def run_eval(
     cfg: EvalConfig,
     *,
@@ -306,6 +375,14 @@ def run_eval(
                 todo = [it for it in items[start : start + size] if it.id not in log]
                 if not todo:
                     continue
+                if isinstance(bench, MultiTurnBenchmark):
+                    turn_fails, turn_empty = _ask_conversations(
+                        bench, todo, chats, backend, judge_backend, params, cfg.reasoning, markers, log
+                    )
+                    failures += turn_fails
+                    empty += turn_empty
+                    bar.advance(len(todo), failed=len({f["id"] for f in turn_fails}))
+                    continue
                 reported = 0
 
                 def tick(n: int) -> None:
@@ -365,7 +442,8 @@ def run_eval(
         raise BackendError(f"every request failed ({len(failures)}), e.g.: {first}")
 
     metrics = bench.metrics(samples)
-    traces = trace_summary([s.get("reasoning_status", "none") for s in samples], cfg.reasoning, markers)
+    answers = [t for s in samples for t in s["turns"]] if isinstance(bench, MultiTurnBenchmark) else samples
+    traces = trace_summary([a.get("reasoning_status", "none") for a in answers], cfg.reasoning, markers)
     warning = kept_trace_warning(traces)
     if warning:
         import sys
