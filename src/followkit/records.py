@@ -102,7 +102,7 @@ class ResponseWithVerdicts(Response):
 
     key: str  # "<instruction id>#<sample>"
     sample: int = 0
-    prompt: str
+    prompt: str | None = None  # the user message as text; rows made by hand may leave it to `messages`
     constraints: list[Constraint]
     verdicts: list[Verdict]
     follow_all_strict: bool | None = None
