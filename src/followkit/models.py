@@ -106,23 +106,27 @@ def resolve_model_path(spec: str) -> Path:
 
 
 def hub_snapshot(repo: str, revision: str | None = None) -> Path:
-    """The local snapshot folder of a hub model, from the Hugging Face cache; InputError when not cached."""
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
-
-    # read at call time: huggingface_hub reads HF_HUB_CACHE once, when first imported
-    cache = os.environ.get("HF_HUB_CACHE") or (
-        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else constants.HF_HUB_CACHE
+    """The local snapshot folder of a hub model, read from the Hugging Face cache's layout
+    (models--ORG--NAME/refs/REV -> snapshots/HASH); InputError when not cached. No hub call is made."""
+    # read at call time, as huggingface_hub itself does: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache
+    cache = Path(
+        os.environ.get("HF_HUB_CACHE")
+        or (Path(os.environ["HF_HOME"]) / "hub" if os.environ.get("HF_HOME") else "")
+        or Path.home() / ".cache" / "huggingface" / "hub"
     )
-    try:
-        return Path(snapshot_download(repo, revision=revision, cache_dir=cache, local_files_only=True))
-    except (LocalEntryNotFoundError, HFValidationError, OSError) as exc:
-        label = repo + (f"@{revision}" if revision else "")
-        raise InputError(
-            f"model '{label}' is not a local folder nor in the Hugging Face cache {cache} "
-            f"({type(exc).__name__}); followkit never downloads (as with HF_HUB_OFFLINE=1): "
-            f"run `huggingface-cli download {repo}` where there is network, or set HF_HUB_CACHE"
-        ) from None
+    folder = cache / ("models--" + repo.replace("/", "--"))
+    rev = revision or "main"
+    ref = folder / "refs" / rev
+    commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else rev
+    snapshot = folder / "snapshots" / commit
+    if snapshot.is_dir() and any(snapshot.iterdir()):
+        return snapshot
+    label = repo + (f"@{revision}" if revision else "")
+    raise InputError(
+        f"model '{label}' is not a local folder nor in the Hugging Face cache {cache}; followkit never "
+        f"downloads (as with HF_HUB_OFFLINE=1): run `huggingface-cli download {repo}` where there is "
+        "network, or set HF_HUB_CACHE"
+    )
 
 
 def load_causal_lm(spec: str, dtype: Any = None, device: str | None = None) -> tuple[Any, Any]:
