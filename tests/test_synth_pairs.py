@@ -16,6 +16,7 @@ from followkit.synth.pairs import (
     PairsConfig,
     run_pairs,
     select_dpo,
+    select_margin,
 )
 
 
@@ -87,6 +88,44 @@ def test_dpo_and_sft_files(tmp_path):
         {"role": "user", "content": "prompt a"},
         {"role": "assistant", "content": "response a 1"},
     ]
+
+
+def test_margin_pairs_need_no_passing_sample():
+    samples = [
+        resp("a", 0, [v(False), v(True), v(False)]),
+        resp("a", 1, [v(True), v(True), v(False)]),  # 2 met: chosen
+        resp("a", 2, [v(False), v(False), v(False)]),  # 0 met: rejected
+        resp("a", 3, [v(True), v(False), v(True)]),  # ties with 1, later
+        resp("a", 4, [v(False), v(False), v(False)]),  # ties with 2, later
+    ]
+    assert select_dpo(samples) is None  # no sample meets all three
+    chosen, rejected = select_margin(samples)
+    assert (chosen["sample"], rejected["sample"]) == (1, 2)
+    assert select_margin(samples, min_margin=2)[0]["sample"] == 1
+    assert select_margin(samples, min_margin=3) is None
+    # Equal counts, an unknown verdict, a single sample or identical texts give no pair.
+    assert select_margin([resp("a", 0, [v(True), v(False)]), resp("a", 1, [v(False), v(True)])]) is None
+    assert select_margin([resp("a", 0, [v(True), v(None)]), resp("a", 1, [v(False), v(False)])]) is None
+    assert select_margin([resp("a", 0, [v(True)])]) is None
+    assert select_margin([resp("a", 0, [v(True)], "same"), resp("a", 1, [v(False)], "same ")]) is None
+
+
+def test_margin_pairing_file(tmp_path):
+    recs = [
+        resp("a", 0, [v(False), v(False)]),
+        resp("a", 1, [v(True), v(False)]),
+        resp("b", 0, [v(False)]),
+        resp("b", 1, [v(False)]),
+    ]
+    write_jsonl(tmp_path / "responses.jsonl", recs)
+    man = run_pairs(PairsConfig(format="dpo", pairing="margin"), tmp_path, progress=False)
+    (pair,) = [json.loads(x) for x in (tmp_path / "pairs_dpo.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert pair["chosen"] == [{"role": "assistant", "content": "response a 1"}]
+    assert pair["rejected"] == [{"role": "assistant", "content": "response a 0"}]
+    assert (pair["meta"]["chosen_failures"], pair["meta"]["rejected_failures"]) == (1, 2)
+    assert man["counts"]["records"] == 1 and man["config"]["pairing"] == "margin"
+    # The default pairing finds no sample that meets both constraints here.
+    assert run_pairs(PairsConfig(format="dpo"), tmp_path, progress=False)["counts"]["records"] == 0
 
 
 # --------------------------------------------------------------------------- IOPO

@@ -121,3 +121,36 @@ def test_iopo_reads_message_lists_with_a_system_turn_and_old_strings(tmp_path, t
     # A bare string is one user message: the same tokens as the one-message list.
     assert list_item.prompts[0] == old_item.prompts[0]
     assert "You are terse." not in tok.decode(old_item.prompts[0])
+
+
+def test_several_files_joined_by_commas_keep_every_key_distinct(tmp_path, tok):
+    a = _write(tmp_path / "a.jsonl", [{"id": "p", "prompt": "q", "chosen": "yes", "rejected": "no"}])
+    b = _write(
+        tmp_path / "b.jsonl",
+        [
+            {"id": "p", "prompt": "q", "chosen": "sure", "rejected": "nah"},
+            {"prompt": "q2", "chosen": "y", "rejected": "n"},
+        ],
+    )
+    items, stats = load_items(f"{a}, {b}", "dpo", tok, max_length=512, response_budget=64)
+    assert stats.records == 3 and len(items) == 3
+    # The same id on line 1 of both files: the second gets the file's place in the list.
+    assert [i.key for i in items][:2] == ["p", "p@1:line1"]
+    assert len({i.key for i in items}) == 3
+    # A bad record in the second file is named by that file, line and field.
+    c = _write(tmp_path / "c.jsonl", [{"prompt": "q", "chosen": "", "rejected": "r"}])
+    with pytest.raises(InputError, match=r"c.jsonl:1: field 'chosen'"):
+        load_items(f"{a},{c}", "dpo", tok, max_length=512, response_budget=64)
+    with pytest.raises(InputError, match="no training file"):
+        load_items(" , ", "dpo", tok, max_length=512, response_budget=64)
+
+
+def test_check_data_names_a_missing_file_in_a_list(tmp_path):
+    from types import SimpleNamespace
+
+    from followkit.commands.train import check_data
+
+    a = _write(tmp_path / "a.jsonl", [{"prompt": "q", "chosen": "yes", "rejected": "no"}])
+    check_data(SimpleNamespace(method="dpo", data=f"{a},{a}", mix=[]))
+    with pytest.raises(InputError, match="missing.jsonl"):
+        check_data(SimpleNamespace(method="dpo", data=f"{a},{tmp_path / 'missing.jsonl'}", mix=[]))

@@ -14,9 +14,10 @@ __all__ = ["app", "main"]
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one line and exit 2, never a traceback."""
     from followkit.errors import FollowkitError
-    from followkit.paths import set_default_threads
+    from followkit.paths import quiet_library_bars, set_default_threads
 
     set_default_threads()
+    quiet_library_bars()
     register_commands()
     try:
         app(args=argv, standalone_mode=False)

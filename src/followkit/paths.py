@@ -51,3 +51,12 @@ def set_default_threads() -> int:
         os.environ["FOLLOWKIT_THREADS_DEFAULTED"] = "1"  # ours, not the user's: `run` may re-share it
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return int(os.environ["OMP_NUM_THREADS"])
+
+
+def quiet_library_bars() -> None:
+    """Hide the per-file bars transformers draws while loading and saving weights, unless the user set it.
+
+    They print a line per model load into every stage log ("Loading weights: 100% 272/272"); followkit's
+    own bars and the Trainer's step bar report the long work instead.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

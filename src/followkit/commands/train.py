@@ -53,11 +53,13 @@ def check_data(settings: object) -> None:
 
     from followkit.errors import InputError
     from followkit.io import check_input_file
+    from followkit.train.data import data_files
     from followkit.train.methods import method as train_method
 
     method, path = settings.method, str(settings.data)  # type: ignore[attr-defined]
     skip = bool(getattr(settings, "skip_bad_records", False))
-    check_input_file(path, "JSONL file")
+    for file in data_files(path):
+        check_input_file(file, "JSONL file")
     row = train_method(method)
     if row.data_check:  # a runner with its own reader (GRPO's prompts)
         module, _, attr = row.data_check.partition(":")

@@ -1,8 +1,11 @@
 """Preference and SFT data from sampled responses with verdicts: DPO pairs, IOPO groups, SFT records.
 
 - dpo: per instruction, chosen = a response that follows every constraint, rejected = the failing
-  response with the fewest failures (the most informative negative); TRL's conversational
-  prompt/chosen/rejected format with the verdicts in `meta`.
+  response with the fewest failures (the most informative negative); or, with `--pairing margin`
+  (on-policy pairs as AutoIF makes them), chosen = the sample that meets the most constraints and
+  rejected = the one that meets the fewest, when they differ by at least `--min-margin`: a small
+  model rarely meets every constraint of an instruction, but its samples often differ in how many
+  they meet. TRL's conversational prompt/chosen/rejected format with the verdicts in `meta`.
 - iopo: x1 -> x2 with the constraint library's operators, y2 sampled for x2, and a group kept only
   when the verdicts confirm y1 follows x1, y2 follows x2, y1 fails x2 and y2 fails x1. x1 and x2
   are full message lists (any system turn included), the user turn last.
@@ -57,6 +60,14 @@ class PairsConfig(BaseModel):
     responses: str | None = Field(None, description="Responses with verdicts (default: OUT/responses.jsonl)")
     mode: Literal["strict", "loose"] = Field("strict", description="Which verdicts decide pass / fail")
     seed: int = Field(0, description="Seed")
+    pairing: Literal["all", "margin"] = Field(
+        "all",
+        description="dpo: 'all': chosen follows every constraint, rejected is the closest miss; 'margin': "
+        "chosen meets the most constraints, rejected the fewest (on-policy pairs from several samples)",
+    )
+    min_margin: int = Field(
+        1, ge=1, description="dpo --pairing margin: fewest constraints chosen must meet beyond rejected"
+    )
     # iopo only
     operators: list[Literal["modify", "add", "delete_add", "rewrite"]] = Field(
         default_factory=lambda: list(DEFAULT_OPERATORS),
@@ -122,6 +133,28 @@ def select_dpo(samples: list[dict[str, Any]], mode: str = "strict") -> tuple[dic
     return chosen, rejected
 
 
+def select_margin(
+    samples: list[dict[str, Any]], mode: str = "strict", min_margin: int = 1
+) -> tuple[dict, dict] | None:
+    """(chosen, rejected) for one instruction by how many constraints each sample meets, or None.
+
+    chosen: the sample with the fewest failures; rejected: the one with the most; each the earliest
+    among ties. They must differ by at least `min_margin` constraints and in their text. Samples
+    with an unknown verdict take no part.
+    """
+    scored = [(k, r) for r in samples if (k := n_failed(r["verdicts"], mode)) is not None]
+    if len(scored) < 2:
+        return None
+    best, worst = min(k for k, _ in scored), max(k for k, _ in scored)
+    if worst - best < min_margin:
+        return None
+    chosen = next(r for k, r in scored if k == best)
+    rejected = next(r for k, r in scored if k == worst)
+    if chosen["response"].strip() == rejected["response"].strip():
+        return None
+    return chosen, rejected
+
+
 def dpo_record(chosen: dict[str, Any], rejected: dict[str, Any], mode: str) -> dict[str, Any]:
     """A TRL conversational preference record with verdicts in meta."""
     return {
@@ -134,6 +167,7 @@ def dpo_record(chosen: dict[str, Any], rejected: dict[str, Any], mode: str) -> d
             "chosen_key": chosen["key"],
             "rejected_key": rejected["key"],
             "mode": mode,
+            "chosen_failures": n_failed(chosen["verdicts"], mode),
             "rejected_failures": n_failed(rejected["verdicts"], mode),
             "chosen_verdicts": chosen["verdicts"],
             "rejected_verdicts": rejected["verdicts"],
@@ -339,11 +373,13 @@ def run_pairs(
     if cfg.format in ("dpo", "sft"):
         # A pure function of the responses: written at once, atomically (a kill leaves the old file).
         if cfg.format == "dpo":
-            rows = [
-                dpo_record(*sel, cfg.mode)
-                for sel in (select_dpo(s, cfg.mode) for s in groups.values())
-                if sel
-            ]
+
+            def select(s: list[dict[str, Any]]) -> tuple[dict, dict] | None:
+                if cfg.pairing == "margin":
+                    return select_margin(s, cfg.mode, cfg.min_margin)
+                return select_dpo(s, cfg.mode)
+
+            rows = [dpo_record(*sel, cfg.mode) for sel in map(select, groups.values()) if sel]
             name = "pairs_dpo.jsonl"
         else:
             rows = [

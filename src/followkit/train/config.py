@@ -22,8 +22,8 @@ class TrainConfig(BaseModel):
     method: Literal[tuple(METHODS)] = Field(description="Training method (followkit.train.methods.METHODS).")  # type: ignore[valid-type]
     model: str = Field("embedded", description="'embedded' or a local HF model folder (the policy's start).")
     data: str = Field(
-        description="Training JSONL (format depends on the method; see followkit.train.data; "
-        "grpo: prompts, see followkit.train.grpo)."
+        description="Training JSONL, or several joined by commas (format depends on the method; see "
+        "followkit.train.data; grpo: prompts, see followkit.train.grpo)."
     )
     out: str = Field(description="Output folder: checkpoints, adapter/, merged/, log.jsonl, config.yaml.")
     ref_model: str | None = Field(

@@ -203,29 +203,42 @@ def truncate_item(item: TokenizedItem, max_length: int, response_budget: int, st
     return True
 
 
+def data_files(spec: str | Path) -> list[str]:
+    """The training files a data setting names: one path, or several joined by commas (as LLaMA-Factory's
+    `dataset`), read in that order."""
+    paths = [p.strip() for p in str(spec).split(",") if p.strip()]
+    if not paths:
+        raise InputError("no training file given", field="data")
+    return paths
+
+
 def iter_parsed(
     path: str | Path, method: str, stats: DataStats, skip_bad_records: bool = False
 ) -> Iterator[tuple[str, list[Messages], list[Messages]]]:
-    """(key, prompts, responses) of each usable record; a bad one raises, or is counted when skipped.
+    """(key, prompts, responses) of each usable record of every file `path` names; a bad one raises, or
+    is counted when skipped.
 
-    Keys index the reference-log-prob cache, so a repeated id is made unique with its line.
+    Keys index the reference-log-prob cache, so a repeated id is made unique with its line (and, in a
+    file after the first, the file's place in the list: two files may repeat an id on the same line).
     """
     seen: set[str] = set()
-    for line, rec in iter_jsonl(path):
-        stats.records += 1
-        try:
-            key, prompts, responses = parse_record(method, rec, str(path), line)
-        except InputError as exc:
-            if not skip_bad_records:
-                raise
-            stats.skipped_bad_record += 1
-            if len(stats.bad_records) < 20:
-                stats.bad_records.append(str(exc))
-            continue
-        if key in seen:
-            key = f"{key}@line{line}"
-        seen.add(key)
-        yield key, prompts, responses
+    for i, file in enumerate(data_files(path)):
+        where = "" if i == 0 else f"{i}:"
+        for line, rec in iter_jsonl(file):
+            stats.records += 1
+            try:
+                key, prompts, responses = parse_record(method, rec, file, line)
+            except InputError as exc:
+                if not skip_bad_records:
+                    raise
+                stats.skipped_bad_record += 1
+                if len(stats.bad_records) < 20:
+                    stats.bad_records.append(str(exc))
+                continue
+            if key in seen:
+                key = f"{key}@{where}line{line}"
+            seen.add(key)
+            yield key, prompts, responses
 
 
 def tokenize_rows(

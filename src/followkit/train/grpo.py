@@ -38,18 +38,20 @@ from followkit.train.config import TrainConfig
 def load_prompts(
     path: str | Path, skip_bad_records: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """GRPO rows from a prompts JSONL (followkit Instructions or IFEval rows), and counts by form."""
+    """GRPO rows from prompt JSONL files (followkit Instructions or IFEval rows; several joined by commas),
+    and counts by form."""
     from followkit.constraints.registry import registry
     from followkit.errors import ConstraintError
     from followkit.io import iter_jsonl
     from followkit.records import ConstrainedPrompt, parse_row
     from followkit.rewards import row_checks
+    from followkit.train.data import data_files
 
-    path = str(path)
     rows: list[dict[str, Any]] = []
     stats: dict[str, Any] = {"rows": 0, "followkit": 0, "ifeval": 0, "skipped": 0, "judged_constraints": 0}
     known = registry()
-    for line, rec in iter_jsonl(path):
+    files = data_files(path)
+    for path, line, rec in ((f, line, rec) for f in files for line, rec in iter_jsonl(f)):
         stats["rows"] += 1
         try:
             form = "ifeval" if "instruction_id_list" in rec and "constraints" not in rec else "followkit"
@@ -81,7 +83,7 @@ def load_prompts(
             }
         )
     if not rows:
-        raise InputError("no usable prompt rows", path=path)
+        raise InputError("no usable prompt rows", path=",".join(files))
     return rows, stats
 
 
