@@ -89,3 +89,10 @@ def test_a_run_folder_of_the_handwritten_pipeline_redoes_nothing(tmp_path: Path,
     assert all(is_fresh(new, s) for s in new.spec.stages)
     assert all(is_fresh(old, s) for s in old.spec.stages)
 
+
+
+def test_builtin_pipelines_got_shorter() -> None:
+    for name in ("default", "gpu"):
+        new = builtin_pipelines()[name].read_text().splitlines()
+        old = (HANDWRITTEN / f"{name}.yaml").read_text().splitlines()
+        assert len(new) < len(old), name
