@@ -54,7 +54,9 @@ def _resolved(run: PipelineRun) -> list[dict]:
 
 
 def test_the_handwritten_copies_cover_every_builtin() -> None:
-    assert sorted(builtin_pipelines()) == sorted(p.stem for p in HANDWRITTEN.glob("*.yaml")) == sorted(OPTIONS)
+    assert (
+        sorted(builtin_pipelines()) == sorted(p.stem for p in HANDWRITTEN.glob("*.yaml")) == sorted(OPTIONS)
+    )
 
 
 @pytest.mark.parametrize(("name", "options"), [(n, o) for n, opts in OPTIONS.items() for o in opts])
@@ -94,7 +96,6 @@ def test_a_run_folder_of_the_handwritten_pipeline_redoes_nothing(tmp_path: Path,
     assert all(is_fresh(old, s) for s in old.spec.stages)
 
 
-
 def test_builtin_pipelines_got_shorter() -> None:
     for name in ("default", "gpu"):
         new = builtin_pipelines()[name].read_text().splitlines()
@@ -108,7 +109,11 @@ def _pipeline(tmp: Path, stages: list[dict], vars_: dict | None = None) -> Path:
     return p
 
 
-TRAIN = {"name": "train", "args": ["verify", "t"], "outputs": ["${run}/train/sft/merged", "${run}/train/dpo/merged"]}
+TRAIN = {
+    "name": "train",
+    "args": ["verify", "t"],
+    "outputs": ["${run}/train/sft/merged", "${run}/train/dpo/merged"],
+}
 EVAL_EACH = {
     "name": "eval_${m}",
     "foreach": [
@@ -141,7 +146,9 @@ def test_after_and_inputs_from_name_a_stage_or_a_whole_foreach_entry(tmp_path: P
         {"name": "last", "args": ["report", "${run}"], "inputs": ["${run}/x.json"],
          "inputs_from": ["eval_${m}", "train"], "after": ["note_${m}"], "outputs": ["${run}/report.html"]},
     ]  # fmt: skip
-    run = load_pipeline(str(_pipeline(tmp_path, stages, {"student": "s", "on": ""})), [], str(tmp_path / "run"))
+    run = load_pipeline(
+        str(_pipeline(tmp_path, stages, {"student": "s", "on": ""})), [], str(tmp_path / "run")
+    )
     by = {s.name: s for s in run.spec.stages}
     r = str(tmp_path / "run")
     assert by["note_sft"].after == ["eval_sft"] and by["note_dpo"].after == ["eval_dpo"]
@@ -173,6 +180,8 @@ ONE = {"name": "eval_${m}", "foreach": {"m": ["sft", "dpo"]}, "args": ["verify",
         ([{"name": "eval_sft", "args": ["verify", "x"]}, ONE], "name",
          "two stages are named 'eval_sft': 'eval_sft' and 'eval_${m}' with m=sft"),
         ([ONE, ONE], "name", "two stages are written as 'eval_${m}'"),
+        ([{"name": "a", "args": ["verify", "x"]}, {"name": "a", "args": ["verify", "y"]}], "name",
+         "two stages are named 'a'"),
         ([dict(ONE, foreach={"seed": ["1"]}, name="e_${seed}", args=["verify", "${seed}"])], "foreach",
          "foreach variable 'seed' is also in vars"),
         ([dict(ONE, foreach={"m": ["a"], "n": ["b"]})], "foreach", "foreach takes {VAR: [values]} or a list of mappings"),

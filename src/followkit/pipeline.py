@@ -188,12 +188,9 @@ def expand_stages(entries: list[StageEntry], var_names: set[str], where: str) ->
         for item in _foreach_items(entry, var_names, where):
             st = _write_out(entry, item, var_names, where)
             if st.name in stages:
-                first = _which(st.name, *written_as[st.name])
-                raise InputError(
-                    f"two stages are named '{st.name}': {first} and {_which(st.name, entry.name, item)}",
-                    path=where,
-                    field="name",
-                )
+                first, second = _which(st.name, *written_as[st.name]), _which(st.name, entry.name, item)
+                which = f": {first} and {second}" if first != second else ""
+                raise InputError(f"two stages are named '{st.name}'{which}", path=where, field="name")
             after = _earlier(st.name, st.after, stages, groups, where, "after")
             read_from = _fill(entry, item, "inputs_from", var_names, where)
             read = _earlier(st.name, read_from, stages, groups, where, "inputs_from")
