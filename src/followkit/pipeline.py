@@ -11,10 +11,16 @@ Stages whose inputs do not depend on each other run side by side (`jobs`, defaul
 to MAX_AUTO_JOBS), each with an equal share of the CPUs as its torch threads: on a small CPU
 machine, two one-thread processes do more than one two-thread process, and never oversubscribe.
 A stage depends on every earlier stage whose outputs it reads (or that it names in `after`).
+
+One entry can stand for several stages (STAGE_FOREACH): `foreach: {m: [sft, dpo]}` writes the entry
+out once per value with ${m} substituted, before anything else reads the file, so the stages (and the
+records that decide whether one is redone) are those hand-written copies would give. `after` and
+`inputs_from` name an earlier stage, or a foreach entry as written (`eval_${m}`) for all of its stages.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -73,6 +79,31 @@ class PipelineSpec(BaseModel):
     stages: list[StageSpec]
 
 
+STAGE_FOREACH = """`foreach` on a stage entry: `{VAR: [v1, v2, ...]}` (one variable), or a list of mappings
+`[{VAR: v1, OTHER: w1}, ...]` (several variables that change together, every item setting the same
+ones). Each item writes the entry out once, ${VAR} replaced by the item's value in every field (the
+name must become unique; values may use the pipeline's vars). Items are text, never a product of
+lists: what a stage gets is what its item says. A foreach variable may not share a name with a var
+(an override of that var would silently miss the stage)."""
+
+
+class StageEntry(StageSpec):
+    """A stage as a pipeline file writes it: one stage, or with `foreach` one stage per item."""
+
+    name: str = Field(pattern=r"^([A-Za-z0-9_-]|\$\{[A-Za-z_][A-Za-z0-9_]*\})+$")
+    foreach: Any = Field(None, description=STAGE_FOREACH)
+    inputs_from: list[str] = Field(
+        default_factory=list,
+        description="earlier stages (or a foreach entry, as written) whose outputs it also reads, after `inputs`",
+    )
+
+
+class PipelineFile(PipelineSpec):
+    """A pipeline file as written: stage entries, before `foreach` and `inputs_from` are expanded."""
+
+    stages: list[StageEntry]
+
+
 @dataclass
 class StageOutcome:
     """What happened to a stage in this run."""
@@ -109,21 +140,11 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
     var_overrides = [o if o.startswith("vars.") or "=" not in o else f"vars.{o}" for o in overrides]
     apply_overrides(data, var_overrides)
     try:
-        spec = PipelineSpec.model_validate(data)
+        written = PipelineFile.model_validate(data)
     except ValidationError as exc:
         raise InputError.from_validation(exc, path=str(path)) from None
-    names = [s.name for s in spec.stages]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise InputError(f"duplicate stage names: {', '.join(sorted(dup))}", path=str(path), field="stages")
-    for i, s in enumerate(spec.stages):
-        for a in s.after:
-            if a not in names[:i]:
-                raise InputError(
-                    f"stage '{s.name}' runs after '{a}', which is not an earlier stage",
-                    path=str(path),
-                    field="after",
-                )
+    stages = expand_stages(written.stages, {"configs", "run", *written.vars}, str(path))
+    spec = PipelineSpec(**{**written.model_dump(exclude={"stages"}), "stages": stages})
     resolve_jobs(spec.jobs, str(path))
     rd = Path(run_dir or spec.vars.get("run", f"runs/{spec.name}"))
     # ${configs}: the packaged accelerate and training configs, wherever followkit is installed.
@@ -151,6 +172,173 @@ def load_pipeline(path_or_name: str | None, overrides: list[str], run_dir: str |
     )
     check_outputs(resolved.stages, str(path))
     return PipelineRun(resolved, rd, str(path))
+
+
+def expand_stages(entries: list[StageEntry], var_names: set[str], where: str) -> list[StageSpec]:
+    """The stages a file's entries stand for: every foreach item written out, and `after` and
+    `inputs_from` turned into earlier stages' names and outputs. Text only (${var} of the pipeline's
+    vars stays for `load_pipeline` to substitute), so the result is what hand-written copies give."""
+    stages: dict[str, StageSpec] = {}
+    written_as: dict[str, tuple[str, dict[str, str]]] = {}  # stage name -> (its entry's name, its item)
+    groups: dict[str, list[str]] = {}  # a foreach entry's name as written -> the names of its stages
+    for entry in entries:
+        if entry.name in groups:
+            raise InputError(f"two stages are written as '{entry.name}'", path=where, field="name")
+        group = groups.setdefault(entry.name, []) if entry.foreach is not None else []
+        for item in _foreach_items(entry, var_names, where):
+            st = _write_out(entry, item, var_names, where)
+            if st.name in stages:
+                first, second = _which(st.name, *written_as[st.name]), _which(st.name, entry.name, item)
+                which = f": {first} and {second}" if first != second else ""
+                raise InputError(f"two stages are named '{st.name}'{which}", path=where, field="name")
+            after = _earlier(st.name, st.after, stages, groups, where, "after")
+            read_from = _fill(entry, item, "inputs_from", var_names, where)
+            read = _earlier(st.name, read_from, stages, groups, where, "inputs_from")
+            for r in read:
+                if not r.outputs:
+                    raise InputError(
+                        f"stage '{st.name}' reads the outputs of '{r.name}', which declares none",
+                        path=where,
+                        field="inputs_from",
+                    )
+            st = st.model_copy(
+                update={
+                    "after": [s.name for s in after],
+                    "inputs": [*st.inputs, *(o for r in read for o in r.outputs)],
+                }
+            )
+            stages[st.name] = st
+            written_as[st.name] = (entry.name, item)
+            group.append(st.name)
+    return list(stages.values())
+
+
+def _which(name: str, entry: str, item: dict[str, str]) -> str:
+    """A stage as its writer sees it: 'eval_sft', or 'eval_${m}' with m=sft."""
+    if not item:
+        return f"'{name}'"
+    return f"'{entry}' with " + ", ".join(f"{k}={v}" for k, v in item.items())
+
+
+def _earlier(
+    name: str,
+    refs: list[str],
+    stages: dict[str, StageSpec],
+    groups: dict[str, list[str]],
+    where: str,
+    field: str,
+) -> list[StageSpec]:
+    """The earlier stages `refs` names: a stage's name, or a foreach entry's name for all of its stages."""
+    out: list[StageSpec] = []
+    for ref in refs:
+        if ref in stages:
+            out.append(stages[ref])
+        elif groups.get(ref):
+            out.extend(stages[n] for n in groups[ref])
+        else:
+            close = difflib.get_close_matches(ref, [*stages, *(g for g in groups if groups[g])], n=1)
+            verb = "runs after" if field == "after" else "reads the outputs of"
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise InputError(
+                f"stage '{name}' {verb} '{ref}', which is not an earlier stage{hint}", path=where, field=field
+            )
+    return out
+
+
+def _foreach_items(entry: StageEntry, var_names: set[str], where: str) -> list[dict[str, str]]:
+    """The items of an entry's `foreach` as {variable: value} ({} alone without one); bad ones refused."""
+    what = f"stage '{entry.name}'"
+    fe = entry.foreach
+
+    def bad(why: str, field: str = "foreach") -> InputError:
+        return InputError(f"{what}: {why}", path=where, field=field)
+
+    if fe is None:
+        used = _VAR_RE.findall(entry.name)
+        if used:
+            raise bad(f"its name uses ${{{used[0]}}}, but it has no foreach", "name")
+        return [{}]
+    shape = "foreach takes {VAR: [values]} or a list of mappings [{VAR: value, ...}, ...]"
+    if isinstance(fe, dict):
+        if len(fe) != 1:
+            raise bad(f"{shape}; for several variables that change together, the list")
+        ((var, values),) = fe.items()
+        if not isinstance(values, list):
+            raise bad(f"{shape}, not {{{var}: {type(values).__name__}}}")
+        items = [{var: v} for v in values]
+    elif isinstance(fe, list):
+        if not all(isinstance(x, dict) for x in fe):
+            raise bad(shape)
+        items = fe
+    else:
+        raise bad(f"{shape}, not a {type(fe).__name__}")
+    if not items:
+        raise bad("foreach has no items")
+    keys = list(items[0])
+    text = json.dumps(entry.model_dump(exclude={"foreach"}))
+    for var in items[0]:
+        if not isinstance(var, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+            raise bad(f"foreach variable {var!r} is not a name (a letter or _, then letters, digits or _)")
+        if var in var_names:
+            raise bad(f"foreach variable '{var}' is also in vars: give one of them another name")
+        if f"${{{var}}}" not in text:
+            raise bad(f"foreach variable '{var}' is used nowhere in the stage")
+    out = []
+    for n, item in enumerate(items, 1):
+        if set(item) != set(keys):
+            raise bad(
+                f"foreach item {n} sets {', '.join(map(str, item)) or 'nothing'}, item 1 sets {', '.join(keys)}"
+            )
+        for var, v in item.items():
+            if v is None or isinstance(v, list | dict):
+                raise bad(f"foreach item {n}: {var} must be a plain value, not {type(v).__name__}")
+            for ref in _VAR_RE.findall(str(v)):
+                if ref not in var_names:
+                    raise bad(f"foreach item {n}: {var} uses ${{{ref}}}, which is not in vars")
+        out.append({k: str(v) for k, v in item.items()})
+    return out
+
+
+_FILLED = ("args", "inputs", "outputs", "launcher", "when")
+"""The fields where a ${var} is a pipeline variable (substituted by `load_pipeline`)."""
+
+
+def _fill(entry: StageEntry, item: dict[str, str], field: str, var_names: set[str], where: str) -> Any:
+    """One field of an entry with the item's variables substituted; an unknown ${var} is refused."""
+    value = getattr(entry, field)
+    if not item:
+        return value
+
+    def repl(m: re.Match) -> str:
+        key = m.group(1)
+        if key in item:
+            return item[key]
+        if field == "name":
+            why = "which is not a foreach variable"
+        elif field in _FILLED and key not in var_names:
+            why = f"which is in neither vars nor its foreach ({', '.join(item)})"
+        else:
+            return m.group(0)
+        raise InputError(f"stage '{entry.name}' uses ${{{key}}}, {why}", path=where, field=field)
+
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_VAR_RE.sub(repl, v) for v in value]
+    return _VAR_RE.sub(repl, value)
+
+
+def _write_out(entry: StageEntry, item: dict[str, str], var_names: set[str], where: str) -> StageSpec:
+    """An entry written out for one foreach item (as it is, without one)."""
+    fields = {f: _fill(entry, item, f, var_names, where) for f in StageSpec.model_fields}
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", fields["name"]):
+        raise InputError(
+            f"stage {_which(fields['name'], entry.name, item)} is named '{fields['name']}': "
+            "a name is letters, digits, _ and -",
+            path=where,
+            field="name",
+        )
+    return StageSpec(**fields)
 
 
 def check_outputs(stages: list[StageSpec], where: str) -> None:
