@@ -72,7 +72,7 @@ class EvalConfig(BaseModel):
 
     benchmark: str = Field(
         description="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench, kcif, cfbench, complexbench, "
-        "complexbench-en, infobench, followbench or multi-if",
+        "complexbench-en, infobench, followbench, multi-if or ifbench-multiturn",
         json_schema_extra=cli("--benchmark", "-b"),
     )
     model: str = Field(
