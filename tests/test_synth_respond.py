@@ -249,6 +249,15 @@ def test_a_conversation_is_answered_turn_by_turn_and_checked_on_its_last_turn(tm
     )
     assert man["counts"]["responses"] == 4 and man["counts"]["follow_all_strict"] == 2  # c1#0 and s1#0
 
+    # synth pairs reads them as single-turn rows: the pair's prompt is the shared multi-turn chat
+    from followkit.synth.pairs import PairsConfig, run_pairs
+
+    run_pairs(PairsConfig(format="dpo"), tmp_path, progress=False)
+    pair = next(p for p in read(tmp_path / "pairs_dpo.jsonl") if p["prompt"][1]["content"] == TURN1)
+    assert pair["prompt"] == context
+    assert pair["chosen"][-1]["content"] == "a cat sleeps a lot and purrs."
+    assert pair["rejected"][-1]["content"] == "A Cat sleeps a lot and purrs."
+
     # A rerun asks nothing; a conversation whose turn changed under the same id is refused.
     again: list = []
     run_respond(
