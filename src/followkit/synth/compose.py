@@ -32,6 +32,7 @@ Phrasing = Literal["template", "varied"]
 Placement = Literal["list", "mixed"]
 PICK_PASSES = 4  # greedy draws of compatible ids tried per instruction before settling for fewer
 MAX_TURNS = 8
+"""The most user turns --turns allows; compatible constraint ids run short long before this many turns."""
 
 # A later turn's opening: it asks to rewrite the previous answer under the new constraints (numbered
 # after it), the earlier ones still in force. Drawn per turn so no one wording marks every follow-up.

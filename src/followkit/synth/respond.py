@@ -225,8 +225,9 @@ def _ask_turns(
     """Answer conversations turn by turn (backends.turns.converse); adds a job per last-turn sample, returns failed conversations."""
     from followkit.backends.turns import converse
 
-    later = [[{"role": "user", "content": t.prompt} for t in c.turns[1:]] for c in convs]
-    chats = [user_chat(c.turns[0].prompt, cfg.system) for c in convs]
+    asked = [user_turns(c, cfg.system) for c in convs]
+    head = 2 if cfg.system else 1  # the system prompt (user_chat adds one only when given) and turn 1
+    chats, later = [a[:head] for a in asked], [a[head:] for a in asked]
     failed = 0
     for conv, talk in zip(
         convs, converse(backend, chats, later, params, cfg.reasoning, markers), strict=True
