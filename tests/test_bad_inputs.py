@@ -31,6 +31,14 @@ IFEVAL_PROMPT = {
     "kwargs": [{}],
 }
 IFEVAL_RESPONSE = {**IFEVAL_PROMPT, "response": "Hello there friend."}
+IFBENCH_MULTITURN = {
+    **IFEVAL_PROMPT,
+    "messages": [
+        {"role": "user", "content": "Write a greeting."},
+        {"role": "assistant", "content": "Hello, friend."},
+        {"role": "user", "content": "Now without any commas."},
+    ],
+}
 INSTRUCTION = {"id": "i1", "task": "Write a greeting.", "constraints": [CONSTRAINT], "prompt": PROMPT}
 SFT = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 WINRATE = {"id": "p1", "prompt": "Write a greeting.", "response": "Hello there friend."}
@@ -152,6 +160,14 @@ COMMANDS = [
         ["eval", "--benchmark", "ifeval:{IN}", "--out", "{OUT}"],
         IFEVAL_PROMPT,
         "prompt",
+        dup_ids=True,
+        constraints="ifeval",
+    ),
+    Command(
+        "eval-ifbench-multiturn",
+        ["eval", "--benchmark", "ifbench-multiturn:{IN}", "--out", "{OUT}"],
+        IFBENCH_MULTITURN,
+        "messages",
         dup_ids=True,
         constraints="ifeval",
     ),

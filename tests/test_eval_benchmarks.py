@@ -55,6 +55,7 @@ def test_registry_names_and_specs():
         "infobench",
         "followbench",
         "multi-if",
+        "ifbench-multiturn",
     ]
     assert parse_benchmark_spec("ifeval") == ("ifeval", None)
     assert parse_benchmark_spec("ifeval:../a/b:c.jsonl") == ("ifeval", "../a/b:c.jsonl")

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+from scripted_eval import answering, run_bench
 
 from followkit.backends.cache import CachedBackend, RequestCache
 from followkit.backends.scripted import ScriptedBackend
@@ -106,17 +107,11 @@ def data(tmp_path) -> Path:
 
 
 def model(seen: list[list[dict[str, str]]] | None = None) -> ScriptedBackend:
-    def answer(chat, i):
-        if seen is not None:
-            seen.append([dict(m) for m in chat])
-        return ANSWERS[chat[-1]["content"]]
-
-    return ScriptedBackend(answer)
+    return answering(ANSWERS, seen)
 
 
 def run(data: Path, out: Path, backend, **kw):
-    cfg = EvalConfig(benchmark=f"multi-if:{data}", model="scripted", out=str(out), **kw)
-    return run_eval(cfg, backend=backend, progress=False)
+    return run_bench(f"multi-if:{data}", out, backend, **kw)
 
 
 def test_reads_the_published_form_as_conversations(data):

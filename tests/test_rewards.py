@@ -289,3 +289,59 @@ def test_reasoning_traces_earn_no_reward(shared: Path) -> None:
     assert constraint_reward(
         ["<think>a, b</think>no commas"], instruction_id_list=[[NO_COMMA]], kwargs=[[{}]]
     ) == [1.0]
+
+
+# --- multi-turn records (synth compose --turns, Multi-IF) -----------------------------------------
+
+# Turn 1 asks for no commas; turn 2 adds lowercase, so its list holds both (they accumulate).
+TURNS = [
+    {"prompt": "Describe a cat without commas.", "constraints": [{"id": NO_COMMA, "kwargs": {}}]},
+    {
+        "prompt": "Now also in lowercase.",
+        "constraints": [{"id": NO_COMMA, "kwargs": {}}, {"id": LOWER, "kwargs": {}}],
+    },
+]
+
+
+def test_a_multi_turn_row_is_scored_on_its_last_turn_against_every_constraint_in_force():
+    chat = lambda t: [{"role": "assistant", "content": t}]  # noqa: E731
+    # "Hello world" follows turn 1's only constraint but not turn 2's lowercase: 0.5, not 1.0
+    texts = [chat("hello world"), chat("Hello world"), chat("hello, world")]
+    assert constraint_reward(texts, turns=[TURNS] * 3) == [1.0, 0.5, 0.5]
+    assert constraint_reward(texts, turns=[json.dumps(TURNS)] * 3) == [1.0, 0.5, 0.5]
+    assert make_constraint_reward(mode="all")(texts, turns=[TURNS] * 3) == [1.0, 0.0, 0.0]
+    # explicit constraints (a respond record of the conversation carries the last turn's) come first
+    assert constraint_reward(["Hello world"], constraints=[TURNS[0]["constraints"]], turns=[TURNS]) == [1.0]
+    gt = json.dumps({"id": "c1", "language": "en", "turns": TURNS})  # the Conversation record itself
+    assert compute_score("followkit", "Hello world", gt) == 0.5
+    assert compute_score("followkit", "hello world", {"turns": TURNS}, mode="all") == 1.0
+
+
+def test_composed_conversations_are_rewarded_on_their_last_turn():
+    from followkit.synth.compose import compose
+
+    conv = compose(3, seed=5, k="fixed:1", turns=3)
+    rows = [c.model_dump(mode="json") for c in conv]
+    found = make_constraint_reward().verdicts(["x"] * 3, turns=[r["turns"] for r in rows])
+    assert [len(ids) for ids, _ in found] == [len(r["turns"][-1]["constraints"]) for r in rows] == [3, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("turns", "field", "words"),
+    [
+        ([], "turns", "non-empty list of turns"),
+        ("{bad", "turns", "not valid JSON"),
+        ([TURNS[0], "x"], "turns[1]", "expected an object"),
+        ([TURNS[0], {"prompt": "p"}], "turns[1].constraints", "missing"),
+        (
+            [TURNS[0], {"prompt": "p", "constraints": [{"id": "punctuation:no_coma"}]}],
+            "turns[1].constraints[0].id",
+            "no_comma",
+        ),
+    ],
+)
+def test_a_bad_multi_turn_spec_names_the_row_and_the_turn(turns, field, words):
+    with pytest.raises((InputError, ConstraintError)) as exc:
+        constraint_reward(["x"], turns=[turns], key=[7])
+    msg = str(exc.value)
+    assert "reward row 0 (key 7)" in msg and f"field '{field}'" in msg and words in msg, msg

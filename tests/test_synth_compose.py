@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -11,9 +12,9 @@ from followkit.cli import main
 from followkit.constraints import registry
 from followkit.constraints.conflicts import compatible, compatible_set
 from followkit.errors import InputError
-from followkit.schema import render_prompt
+from followkit.schema import Conversation, render_prompt
 from followkit.synth.bench import bench_instructions
-from followkit.synth.compose import ComposeConfig, Composer, compose, run_compose
+from followkit.synth.compose import _FOLLOW_UPS, ComposeConfig, Composer, compose, run_compose
 from followkit.synth.kdist import KDist
 from followkit.synth.seeds import SeedTask, load_seed_file, load_seeds
 
@@ -203,3 +204,56 @@ def test_bench_is_deterministic_heldout_and_bounded():
     assert not held & train
     assert {i.task for i in b} <= held
     assert all(compatible_set([c.id for c in i.constraints]) for i in b)
+
+
+# --- multi-turn (--turns) ----------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [("plain", {}), ("mixed", {"phrasing": "varied", "placement": "mixed"})],
+)
+def test_one_turn_writes_the_bytes_compose_wrote_before_turns_existed(tmp_path, name, settings):
+    # The fixtures are `synth compose --n 8 --seed 7` output of the commit before --turns (053b043).
+    run_compose(ComposeConfig(n=8, seed=7, turns=1, **settings), tmp_path, progress=False)
+    got = (tmp_path / "instructions.jsonl").read_bytes()
+    assert got == (FIXTURES / f"compose_seed7_{name}.jsonl").read_bytes()
+
+
+def test_turns_accumulate_compatible_constraints_and_ask_to_rewrite(tmp_path):
+    man = run_compose(ComposeConfig(n=60, seed=3, turns=3, k="uniform:1-2"), tmp_path, progress=False)
+    recs = [json.loads(x) for x in (tmp_path / "instructions.jsonl").read_text(encoding="utf-8").splitlines()]
+    reg = registry.registry()
+    for rec in recs:
+        conv = Conversation.model_validate(rec)
+        assert "prompt" not in rec and "constraints" not in rec  # single-turn readers refuse it, loudly
+        ids = [[c.id for c in t.constraints] for t in conv.turns]
+        for t in range(1, len(ids)):
+            assert ids[t][: len(ids[t - 1])] == ids[t - 1]  # turn t holds every earlier constraint
+            assert 1 <= len(ids[t]) - len(ids[t - 1]) <= 2  # and adds k ~ uniform:1-2 of its own
+        assert 1 <= len(ids[0]) <= 2 and compatible_set(ids[-1]) and len(set(ids[-1])) == len(ids[-1])
+        first = conv.turns[0]
+        assert first.prompt == render_prompt(
+            rec["task"], [c.text for c in first.constraints], rec["input"], rec["language"]
+        )
+        for t in range(1, len(conv.turns)):
+            new = conv.turns[t].constraints[len(conv.turns[t - 1].constraints) :]
+            lead = conv.turns[t].prompt.splitlines()[0]
+            assert lead in _FOLLOW_UPS["zh" if rec["language"] == "zh" else "en"]
+            assert conv.turns[t].prompt == render_prompt(lead, [c.text for c in new], None, rec["language"])
+            assert all(rec["language"] in reg[c.id].languages for c in new)
+    assert sum(len(r["turns"]) == 3 for r in recs) >= 55  # shorter only when compatible ids run out
+    assert set(man["turns_per_conversation"]) <= {1, 2, 3}
+    assert man["constraints_per_instruction"]["mean"] > 3  # the last turn's: all constraints in force
+    # The same index gives the same conversation alone, on the seed task its one-turn record has.
+    comp = Composer(load_seeds(), seed=3, k="uniform:1-2", turns=3)
+    assert comp.compose_one(17).model_dump(mode="json", exclude_unset=True) == recs[17]
+    assert [i.task for i in compose(5, seed=3, turns=1)] == [r["task"] for r in recs[:5]]
+
+
+def test_turns_out_of_range_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="turns"):
+        Composer(load_seeds(), turns=0)
+    assert main(["synth", "compose", "--n", "2", "--turns", "0", "--out", str(tmp_path / "x")]) == 2

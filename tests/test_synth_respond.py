@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from followkit.backends.scripted import ScriptedBackend
+from followkit.errors import ConstraintError, InputError
 from followkit.io import write_jsonl
 from followkit.schema import Constraint, Instruction, render_prompt
 from followkit.synth.respond import RespondConfig, run_respond
@@ -179,3 +182,121 @@ def test_reasoning_trace_is_kept_apart_and_not_checked(tmp_path):
     assert v[0]["reasoning"] == "Okay, THE USER, wants commas." and v[0]["follow_all_strict"] is True
     assert v[1]["reasoning"] == "Hmm, CAPITALS, commas." and v[1]["follow_all_strict"] is True
     assert v[2]["response"] == "" and v[2]["follow_all_strict"] is False  # an unclosed trace follows nothing
+
+
+# --- conversations (synth compose --turns) ------------------------------------------------------
+
+NO_COMMA, LOWER = RULES
+TURN1 = render_prompt("Describe a cat.", [NO_COMMA.text], None)
+TURN2 = "Rewrite your previous answer. It must also be in lowercase."
+
+
+def conversation(cid: str = "c1", second: str = TURN2) -> dict:
+    return {
+        "id": cid,
+        "task": "Describe a cat.",
+        "input": None,
+        "language": "en",
+        "turns": [
+            {"prompt": TURN1, "constraints": [NO_COMMA.model_dump()]},
+            {"prompt": second, "constraints": [NO_COMMA.model_dump(), LOWER.model_dump()]},
+        ],
+    }
+
+
+def talker(seen: list):
+    """Turn 1: one answer with commas; turn 2: sample 0 follows both constraints, sample 1 keeps the capitals."""
+
+    def fn(chat, i):
+        seen.append(([dict(m) for m in chat], i))
+        if chat[-1]["content"] == TURN1:
+            return "<think>plan</think>A Cat sleeps a lot, and purrs."
+        return ["a cat sleeps a lot and purrs.", "A Cat sleeps a lot and purrs."][i]
+
+    return fn
+
+
+def test_a_conversation_is_answered_turn_by_turn_and_checked_on_its_last_turn(tmp_path):
+    rows = [conversation(), make_inst("s1", RULES).model_dump()]  # a file may mix both
+    write_jsonl(tmp_path / "instructions.jsonl", rows)
+    seen: list = []
+    man = run_respond(
+        RespondConfig(n=2, system="Be brief."),
+        tmp_path,
+        student=ScriptedBackend(talker(seen)),
+        progress=False,
+    )
+    convo = [(c, i) for c, i in seen if c[1]["content"] == TURN1]
+    # turn 1 once (ONE_HISTORY_PER_CONVERSATION), then turn 2 twice, with the first answer, trace removed
+    assert [i for _, i in convo] == [0, 0, 1] and convo[0][0][-1]["content"] == TURN1
+    context = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": TURN1},
+        {"role": "assistant", "content": "A Cat sleeps a lot, and purrs."},
+        {"role": "user", "content": TURN2},
+    ]
+    assert convo[1][0] == convo[2][0] == context
+    recs = {r["key"]: r for r in read(tmp_path / "responses.jsonl")}
+    assert set(recs) == {"c1#0", "c1#1", "s1#0", "s1#1"}
+    a, b = recs["c1#0"], recs["c1#1"]
+    assert a["messages"] == b["messages"] == context and a["prompt"] == TURN2
+    assert [c["id"] for c in a["constraints"]] == ["punctuation:no_comma", "change_case:english_lowercase"]
+    assert [v["strict"] for v in a["verdicts"]] == [True, True] and a["follow_all_strict"] is True
+    assert [v["strict"] for v in b["verdicts"]] == [True, False] and b["follow_all_strict"] is False
+    assert (
+        a["task"] == "Describe a cat."
+        and recs["s1#0"]["messages"][-1]["content"] == make_inst("s1", RULES).prompt
+    )
+    assert man["counts"]["responses"] == 4 and man["counts"]["follow_all_strict"] == 2  # c1#0 and s1#0
+
+    # synth pairs reads them as single-turn rows: the pair's prompt is the shared multi-turn chat
+    from followkit.synth.pairs import PairsConfig, run_pairs
+
+    run_pairs(PairsConfig(format="dpo"), tmp_path, progress=False)
+    pair = next(p for p in read(tmp_path / "pairs_dpo.jsonl") if p["prompt"][1]["content"] == TURN1)
+    assert pair["prompt"] == context
+    assert pair["chosen"][-1]["content"] == "a cat sleeps a lot and purrs."
+    assert pair["rejected"][-1]["content"] == "A Cat sleeps a lot and purrs."
+
+    # A rerun asks nothing; a conversation whose turn changed under the same id is refused.
+    again: list = []
+    run_respond(
+        RespondConfig(n=2, system="Be brief."),
+        tmp_path,
+        student=ScriptedBackend(talker(again)),
+        progress=False,
+    )
+    assert again == []
+    write_jsonl(tmp_path / "instructions.jsonl", [conversation(second="Now in capitals.")])
+    with pytest.raises(InputError, match="holds response 'c1#0' to another prompt"):
+        run_respond(
+            RespondConfig(n=2, system="Be brief."),
+            tmp_path,
+            student=ScriptedBackend(talker([])),
+            progress=False,
+        )
+
+
+def test_an_empty_earlier_answer_fails_the_conversation_at_that_turn(tmp_path):
+    write_jsonl(tmp_path / "instructions.jsonl", [conversation()])
+    man = run_respond(
+        RespondConfig(n=2),
+        tmp_path,
+        student=ScriptedBackend(lambda c, i: " " if len(c) == 1 else "x"),
+        progress=False,
+    )
+    assert not (tmp_path / "responses.jsonl").read_text(encoding="utf-8").strip()
+    assert read(tmp_path / "failures_respond.jsonl") == [
+        {"id": "c1", "stage": "respond", "reason": "empty output", "turn": 1}
+    ]
+    assert man["counts"]["failed"] == 1
+
+
+def test_a_bad_constraint_in_a_later_turn_names_that_turn(tmp_path):
+    row = conversation()
+    row["turns"][1]["constraints"][1]["id"] = "change_case:english_lowercas"
+    write_jsonl(tmp_path / "instructions.jsonl", [row])
+    with pytest.raises(
+        ConstraintError, match=r"instructions.jsonl:1: field 'turns\[1\].constraints\[1\].id'"
+    ):
+        run_respond(RespondConfig(n=1), tmp_path, student=ScriptedBackend(lambda c, i: "x"), progress=False)

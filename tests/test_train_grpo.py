@@ -72,6 +72,10 @@ def test_load_prompts_names_file_line_and_field(tmp_path):
     path = _write(tmp_path / "none.jsonl", [{"id": "a", "prompt": "p", "messages": []}])
     with pytest.raises(InputError, match=r"none.jsonl:1: field 'constraints': missing"):
         load_prompts(path)
+    conv = {"id": "c", "language": "en", "turns": [{"prompt": "p", "constraints": [{"id": NO_COMMA}]}]}
+    path = _write(tmp_path / "turns.jsonl", [good, conv])
+    with pytest.raises(InputError, match=r"turns.jsonl:2: field 'turns': a multi-turn record"):
+        load_prompts(path)
 
 
 def test_config_rules_exit_2(tmp_path, capsys):

@@ -61,7 +61,7 @@ DEVIATIONS: list[Deviation] = [
         "* (context)",
         "puts the decoded output back into the chat as the assistant's earlier turn",
         "puts back the answer without its reasoning trace (--reasoning keep: the whole output)",
-        "followkit.evaluate.runner.EARLIER_ANSWERS_WITHOUT_TRACE",
+        "followkit.backends.turns.EARLIER_ANSWERS_WITHOUT_TRACE",
     ),
     Deviation(
         "multi-if",

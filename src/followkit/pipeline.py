@@ -470,7 +470,9 @@ class StageRecords:
 STAGE_RECORDS: dict[str, StageRecords] = {
     "synth compose": StageRecords(writes=(("instructions.jsonl", "Instruction"),)),
     "synth expand": StageRecords(writes=(("instructions.jsonl", "Instruction"),)),
-    "synth respond": StageRecords(("Instruction",), "--instructions", (("responses.jsonl", "Response"),)),
+    "synth respond": StageRecords(
+        ("Instruction", "Conversation"), "--instructions", (("responses.jsonl", "Response"),)
+    ),
     "synth refine": StageRecords(
         ("Response",),
         "--responses",

@@ -4,7 +4,7 @@ Every stage reads and writes JSONL. A record type here is the contract between t
 writes it and the stages that read it:
 
     Instruction     synth compose / expand  -> synth respond, eval followkit-bench, train grpo
-    Conversation    a multi-turn instruction (Multi-IF) -> eval multi-if
+    Conversation    a multi-turn instruction (Multi-IF, synth compose --turns) -> eval multi-if, synth respond
     Response        synth respond            -> synth pairs / refine, verify, car (as a TeacherSet)
     ConstrainedResponse  a response to check -> verify (followkit rows, or IFEval's via the adapter)
     VerdictRow      verify                   -> (users; IFEval's output format)
@@ -498,19 +498,26 @@ def parse_row(
 
 
 def iter_records(
-    path: str | Path, kind: type[R], *, shape: str = "followkit", unique: bool = True
+    path: str | Path,
+    kind: type[R],
+    *,
+    shape: str = "followkit",
+    unique: bool = True,
+    by_field: dict[str, type[BaseModel]] | None = None,
 ) -> Iterator[tuple[int, R]]:
     """(line, record) for each row of a JSONL file, validated as `kind`.
 
-    A bad row raises InputError naming file, line and field; with `unique`, a repeated id (or
-    key) names both lines; an empty file is an error.
+    `by_field` lets a file mix types: a row holding one of its fields is read as that field's type
+    ({"turns": Conversation}: multi-turn rows among Instructions). A bad row raises InputError naming
+    file, line and field; with `unique`, a repeated id (or key) names both lines; an empty file is an error.
     """
     from followkit.io import iter_jsonl
 
     seen: dict[str, int] = {}
     n = 0
     for line, raw in iter_jsonl(path):
-        rec = parse_row(raw, kind, path, line, shape=shape)
+        row_kind = next((t for f, t in (by_field or {}).items() if f in raw), kind)
+        rec = parse_row(raw, row_kind, path, line, shape=shape)  # type: ignore[arg-type]
         n += 1
         rid = _record_id(rec) if unique else None
         if rid is not None:

@@ -4,8 +4,11 @@ Input: per completion, its constraint spec, in either form (DESIGN section 2):
   - IFEval: ``instruction_id_list`` (ids) and ``kwargs`` (one dict per id; None values ignored,
     as Arrow's struct columns fill missing keys with None);
   - followkit: ``constraints`` ([{id, kwargs, text}]); ids no rule decides (a ``dimension`` and
-    no registry entry) are left out, as ``followkit verify`` leaves them to a judge.
-Either may also be a JSON string (a dataset can store the spec as text and avoid Arrow's
+    no registry entry) are left out, as ``followkit verify`` leaves them to a judge;
+  - multi-turn (a Conversation, ``synth compose --turns``): ``turns`` ([{prompt, constraints}]);
+    the completion answers the last turn and is checked against its constraints, which hold
+    every constraint in force (they accumulate over turns, as in Multi-IF).
+Any may also be a JSON string (a dataset can store the spec as text and avoid Arrow's
 struct unification). Completions are strings or chat messages (the last assistant turn counts).
 
 Output: one float per completion (None where a row has no rule-checkable constraint: TRL then
@@ -112,24 +115,44 @@ def _lookup(cid: str, kw: Any, where: str, id_field: str, kw_field: str) -> Chec
         raise ConstraintError(f"{where}: field '{kw_field}': {exc}") from None
 
 
+def final_turn_constraints(turns: Any, where: str) -> tuple[Any, str]:
+    """A multi-turn row's last turn's constraints (all those in force) and the field that holds them."""
+    turns = _decoded(turns, where, "turns")
+    if not isinstance(turns, list) or not turns:
+        got = type(turns).__name__ if not isinstance(turns, list) else "an empty list"
+        raise InputError(f"expected a non-empty list of turns, got {got}", path=where, field="turns")
+    at = f"turns[{len(turns) - 1}]"
+    last = turns[-1]
+    if not isinstance(last, dict):
+        raise InputError(f"expected an object, got {type(last).__name__}", path=where, field=at)
+    if last.get("constraints") is None:
+        raise InputError("missing", path=where, field=f"{at}.constraints")
+    return last["constraints"], f"{at}.constraints"
+
+
 def row_checks(
     where: str,
     instruction_id_list: Any = None,
     kwargs: Any = None,
     constraints: Any = None,
+    turns: Any = None,
 ) -> tuple[list[str], list[Check]]:
     """(ids, validated checks) of one row's spec; InputError / ConstraintError naming `where` and the field.
 
-    `where` names the row in messages: "reward row 3 (key 1005)", or "data.jsonl:4".
+    `where` names the row in messages: "reward row 3 (key 1005)", or "data.jsonl:4". A row with
+    only `turns` (multi-turn) is checked against its last turn's constraints.
     """
+    field = "constraints"
+    if constraints is None and instruction_id_list is None and turns is not None:
+        constraints, field = final_turn_constraints(turns, where)
     if constraints is not None:
-        cons = _decoded(constraints, where, "constraints")
+        cons = _decoded(constraints, where, field)
         if not isinstance(cons, list):
-            raise InputError(f"expected a list, got {type(cons).__name__}", path=where, field="constraints")
+            raise InputError(f"expected a list, got {type(cons).__name__}", path=where, field=field)
         ids, checks = [], []
         known = registry.registry()
         for i, c in enumerate(cons):
-            at = f"constraints[{i}]"
+            at = f"{field}[{i}]"
             if not isinstance(c, dict):
                 raise InputError(f"expected an object, got {type(c).__name__}", path=where, field=at)
             cid = c.get("id")
@@ -148,7 +171,8 @@ def row_checks(
         return ids, checks
     if instruction_id_list is None:
         raise InputError(
-            "missing; a row needs 'instruction_id_list' and 'kwargs' (IFEval) or 'constraints' (followkit)",
+            "missing; a row needs 'instruction_id_list' and 'kwargs' (IFEval), 'constraints' (followkit) "
+            "or 'turns' (multi-turn)",
             path=where,
             field="instruction_id_list",
         )
@@ -348,14 +372,16 @@ class ConstraintReward:
         ids_col = _column(columns.get("instruction_id_list"), n, "instruction_id_list")
         kw_col = _column(columns.get("kwargs"), n, "kwargs")
         cons_col = _column(columns.get("constraints"), n, "constraints")
+        turns_col = _column(columns.get("turns"), n, "turns")
         ident_col = self._idents(columns, n)
         prompt_col = _column(columns.get("prompts") or columns.get("prompt"), n, "prompts")
         parsed: dict[str, tuple[list[str], list[Check]]] = {}  # a group's completions share one spec
         out: list[tuple[list[str], list[bool]] | None] = []
         for i, completion in enumerate(completions):
-            key = json.dumps([ids_col[i], kw_col[i], cons_col[i]], sort_keys=True, default=str)
+            spec = [ids_col[i], kw_col[i], cons_col[i], turns_col[i]]
+            key = json.dumps(spec, sort_keys=True, default=str)
             if key not in parsed:
-                parsed[key] = row_checks(_where(i, ident_col[i]), ids_col[i], kw_col[i], cons_col[i])
+                parsed[key] = row_checks(_where(i, ident_col[i]), *spec)
             ids, checks = parsed[key]
             if not checks:
                 out.append(None)
@@ -648,8 +674,9 @@ def compute_score(
 ) -> float:
     """verl's custom reward: the rule reward of one response, its spec in ``ground_truth``.
 
-    ``ground_truth``: ``{"instruction_id_list": [...], "kwargs": [...]}`` or ``{"constraints":
-    [...]}`` (a dict or its JSON string), or a bare list of followkit constraints. ``mode`` and
+    ``ground_truth``: ``{"instruction_id_list": [...], "kwargs": [...]}``, ``{"constraints":
+    [...]}`` or ``{"turns": [...]}`` (a multi-turn record: its last turn counts), as a dict or its
+    JSON string, or a bare list of followkit constraints. ``mode`` and
     ``loose`` (and ``reasoning``, ``reasoning_markers``, as for make_constraint_reward) may come from
     verl's ``custom_reward_function.reward_kwargs``. A spec without a
     rule-checkable constraint is an error (verl needs a number).
@@ -674,7 +701,7 @@ def compute_score(
             field="ground_truth",
         )
     _, checks = row_checks(
-        where, spec.get("instruction_id_list"), spec.get("kwargs"), spec.get("constraints")
+        where, spec.get("instruction_id_list"), spec.get("kwargs"), spec.get("constraints"), spec.get("turns")
     )
     if not checks:
         raise InputError("holds no rule-checkable constraint", path=where, field="ground_truth")

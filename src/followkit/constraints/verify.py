@@ -161,7 +161,12 @@ def _parse_kwargs(ct: ConstraintType, kwargs: dict | None) -> BaseModel:
 
 
 def _row_checks(
-    constraints: Sequence[Constraint], path: str, line: int, semantics: str, ifeval: bool
+    constraints: Sequence[Constraint],
+    path: str,
+    line: int,
+    semantics: str,
+    ifeval: bool,
+    field: str = "constraints",
 ) -> tuple[list[str], list[Check], list[str]]:
     """(ids, checks, judged ids) of a row's constraints; errors name the field as the row spells it."""
     ids, checks, judged = [], [], []
@@ -170,7 +175,7 @@ def _row_checks(
         id_field, kw_field = (
             (f"instruction_id_list[{i}]", f"kwargs[{i}]")
             if ifeval
-            else (f"constraints[{i}].id", f"constraints[{i}].kwargs")
+            else (f"{field}[{i}].id", f"{field}[{i}].kwargs")
         )
         if not ifeval and c.id not in reg and c.dimension:
             judged.append(c.id)  # a judged constraint (DESIGN 3): no rule decides it
@@ -187,17 +192,20 @@ def _row_checks(
     return ids, checks, judged
 
 
-def check_constraints(rec: dict, path: str | Path, line: int, semantics: str = "reference") -> list[str]:
+def check_constraints(
+    rec: dict, path: str | Path, line: int, semantics: str = "reference", field: str = "constraints"
+) -> list[str]:
     """Validate a followkit row's `constraints` (ids known, kwargs valid); returns the judged ids.
 
-    Raises a one-line error naming file, line and field (`constraints[i].id` or `.kwargs`), so a
-    stage can check every row before its first model call.
+    Raises a one-line error naming file, line and field (`constraints[i].id` or `.kwargs`; `field`
+    renames the list, e.g. `turns[1].constraints`), so a stage can check every row before its first
+    model call.
     """
     try:
         cons = _CONSTRAINTS.validate_python(require(rec, "constraints", list, path, line))
     except ValidationError as exc:
-        raise InputError.from_validation(exc, path=str(path), line=line, prefix="constraints") from None
-    return _row_checks(cons, str(path), line, semantics, ifeval=False)[2]
+        raise InputError.from_validation(exc, path=str(path), line=line, prefix=field) from None
+    return _row_checks(cons, str(path), line, semantics, ifeval=False, field=field)[2]
 
 
 _CONSTRAINTS = TypeAdapter(list[Constraint])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from followkit.errors import ConstraintError, InputError
@@ -25,13 +25,24 @@ def validate_constraints(cids: list[str], kwargs: list[dict], where: str, line: 
             raise InputError(str(exc), path=where, line=line, field="instruction_id_list") from None
 
 
-def ifeval_items(rows: Iterable[tuple[int | None, dict[str, Any]]], where: str) -> list[EvalItem]:
-    """EvalItems from IFEval-format rows (key, prompt, instruction_id_list, kwargs)."""
+ChatReader = Callable[[dict[str, Any], str, int | None], list[dict[str, str]]]
+"""Reads the chat to send from one row (naming file, line and field in its errors)."""
+
+
+def prompt_chat(rec: dict[str, Any], where: str, line: int | None) -> list[dict[str, str]]:
+    """The chat of an IFEval row: its `prompt` as the one user message."""
+    return [{"role": "user", "content": require(rec, "prompt", str, where, line)}]
+
+
+def ifeval_items(
+    rows: Iterable[tuple[int | None, dict[str, Any]]], where: str, chat: ChatReader = prompt_chat
+) -> list[EvalItem]:
+    """EvalItems from IFEval-format rows (key, prompt, instruction_id_list, kwargs); `chat` reads what is asked."""
     items: list[EvalItem] = []
     seen: set[str] = set()
     for line, rec in rows:
         key = require(rec, "key", (int, str), where, line)
-        prompt = require(rec, "prompt", str, where, line)
+        messages = chat(rec, where, line)
         cids = require(rec, "instruction_id_list", list, where, line)
         kwargs = require(rec, "kwargs", list, where, line)
         if len(cids) != len(kwargs):
@@ -51,7 +62,7 @@ def ifeval_items(rows: Iterable[tuple[int | None, dict[str, Any]]], where: str) 
         items.append(
             EvalItem(
                 id=str(key),
-                messages=[{"role": "user", "content": prompt}],
+                messages=messages,
                 constraints=[{"id": c, "kwargs": k} for c, k in zip(cids, kwargs, strict=True)],
             )
         )

@@ -23,6 +23,7 @@ _BUILTIN = {
     "infobench": "followkit.evaluate.infobench:InFoBenchBenchmark",
     "followbench": "followkit.evaluate.followbench:FollowBenchBenchmark",
     "multi-if": "followkit.evaluate.multi_if:MultiIFBenchmark",
+    "ifbench-multiturn": "followkit.evaluate.ifbench:IFBenchMultiTurnBenchmark",
 }
 
 

@@ -42,11 +42,6 @@ LOCAL_CHUNK = 64
 call several batches long wastes less on padding. Measured here: with 8 prompts per call, eval ran
 36% slower than with 16 (one batch of 8 per call); 48 prompts, batch 16: 56.8 tokens/s, batch 8: 45.9."""
 
-EARLIER_ANSWERS_WITHOUT_TRACE = True
-"""Policy: in a multi-turn conversation the model's earlier answers go back into the chat as the answer
-alone (the trace removed, as Qwen3's and DeepSeek-R1's chat templates drop earlier thinking); with
---reasoning keep, as the whole completion. Without a trace the two are the same text."""
-
 FINGERPRINT_FIELDS = (
     "model",
     "base_url",
@@ -72,7 +67,7 @@ class EvalConfig(BaseModel):
 
     benchmark: str = Field(
         description="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench, kcif, cfbench, complexbench, "
-        "complexbench-en, infobench, followbench or multi-if",
+        "complexbench-en, infobench, followbench, multi-if or ifbench-multiturn",
         json_schema_extra=cli("--benchmark", "-b"),
     )
     model: str = Field(
@@ -247,52 +242,44 @@ def _ask_conversations(
     markers: tuple[str, str],
     log: AppendLog,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Ask a batch of conversations turn by turn and append each finished one to the log.
+    """Ask a batch of conversations turn by turn (backends.turns.converse) and append each finished one to the log.
 
-    Turn k of every conversation still going is one backend call: its chat is the conversation so far
-    (the model's own earlier answers in it) plus turn k's user message. A conversation with a failed
-    request stops there, is reported, and is asked again from turn 1 on rerun (the request cache
-    answers the turns that succeeded). Returns (failures, empty answers).
+    A conversation with a failed request stops there, is reported, and is asked again from turn 1 on
+    rerun (the request cache answers the turns that succeeded). Returns (failures, empty answers).
     """
-    convo = {it.id: [dict(m) for m in chats[it.id]] for it in todo}
-    said: dict[str, list[tuple[str, str | None, str]]] = {it.id: [] for it in todo}
-    failures: list[dict[str, Any]] = []
-    live = list(todo)
-    for k in range(max(len(it.turns) for it in todo)):
-        ask = [it for it in live if k < len(it.turns)]
-        if not ask:
-            break
-        if k > 0:
-            for it in ask:
-                convo[it.id].append(bench.user_turn(it, k))
-        comps = backend.complete([list(convo[it.id]) for it in ask], params)  # copies: the chats grow
-        for it, c in zip(ask, comps, strict=True):
-            if not c.ok:
-                failures.append({"id": it.id, "turn": k + 1, "error": c.error})
-                live.remove(it)
-                continue
-            answer, trace, status = split_completion(c.texts[0], c.reasoning_of(0), reasoning, markers)
-            said[it.id].append((answer, trace, status))
-            context = answer if reasoning == "strip" else c.texts[0]  # EARLIER_ANSWERS_WITHOUT_TRACE
-            convo[it.id].append({"role": "assistant", "content": context})
+    from followkit.backends.turns import converse
+
+    later = [[bench.user_turn(it, k) for k in range(1, len(it.turns))] for it in todo]
+    talks = converse(backend, [chats[it.id] for it in todo], later, params, reasoning, markers)  # type: ignore[arg-type]
+    failures: list[dict[str, Any]] = sorted(
+        (
+            {"id": it.id, "turn": t.failed_turn, "error": t.error}
+            for it, t in zip(todo, talks, strict=True)
+            if t.error is not None
+        ),
+        key=lambda f: f["turn"],  # by turn, then item order: the order the requests failed in
+    )
+    live = [(it, t) for it, t in zip(todo, talks, strict=True) if t.error is None]
     if not live:
         return failures, 0
-    records = bench.score_turns(live, [[a for a, _, _ in said[it.id]] for it in live], judge)
+    records = bench.score_turns(
+        [it for it, _ in live], [[r.answer for r in t.answers()] for _, t in live], judge
+    )
     empty = 0
-    for it, rec in zip(live, records, strict=True):
+    for (it, talk), rec in zip(live, records, strict=True):
         if "error" in rec:
             failures.append({"id": it.id, "error": rec["error"]})
             continue
         turns = []
-        for (answer, trace, status), scored in zip(said[it.id], rec["turns"], strict=True):
-            kept = {"reasoning": trace} if trace is not None else {}
-            turns.append({"response": answer, **kept, "reasoning_status": status, **scored})
-            empty += not answer.strip()
+        for r, scored in zip(talk.answers(), rec["turns"], strict=True):
+            kept = {"reasoning": r.trace} if r.trace is not None else {}
+            turns.append({"response": r.answer, **kept, "reasoning_status": r.status, **scored})
+            empty += not r.answer.strip()
         log.append(
             {
                 "id": it.id,
-                "messages": convo[it.id][:-1],  # the chat the last answer replied to, as single-turn samples
-                "response": said[it.id][-1][0],
+                "messages": talk.chat,  # the chat the last answer replied to, as single-turn samples
+                "response": talk.answers()[-1].answer,
                 **rec,
                 "turns": turns,
             }

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from followkit.constraints.registry import is_rule
 from followkit.errors import InputError, first_error
 from followkit.records import Verdict
-from followkit.schema import Constraint, Instruction
+from followkit.schema import Constraint, Conversation, Instruction
 
 # --------------------------------------------------------------------------- prompt templates
 
@@ -193,18 +193,33 @@ def verdicts_for(jobs: list[VerdictJob], judge_backend: Callable[[], Any] | None
 # --------------------------------------------------------------------------- records in and out
 
 
-def read_instructions(path: str | Path) -> Iterator[Instruction]:
+def read_instructions(path: str | Path) -> Iterator[Instruction | Conversation]:
     """Instruction records from a JSONL file, every one checked: InputError naming file, line and field.
 
-    Checked: the record's shape, its constraint ids and kwargs (judged constraints need a TRACE
-    dimension), and its id (a duplicate names both lines). An empty file is an error too.
+    A row with `turns` is a Conversation (synth compose --turns). Checked: the record's shape, its
+    constraint ids and kwargs (judged constraints need a TRACE dimension; every turn's), and its id
+    (a duplicate names both lines). An empty file is an error too.
     """
     from followkit.constraints.verify import check_constraints
     from followkit.records import iter_records
 
-    for lineno, inst in iter_records(path, Instruction):
-        check_constraints({"constraints": [c.model_dump() for c in inst.constraints]}, path, lineno)
+    for lineno, inst in iter_records(path, Instruction, by_field={"turns": Conversation}):
+        lists = (
+            [(f"turns[{k}].constraints", t.constraints) for k, t in enumerate(inst.turns)]
+            if isinstance(inst, Conversation)
+            else [("constraints", inst.constraints)]
+        )
+        for field, cons in lists:
+            check_constraints({"constraints": [c.model_dump() for c in cons]}, path, lineno, field=field)
         yield inst
+
+
+def final_turn(inst: Instruction | Conversation) -> tuple[str, list[Constraint]]:
+    """The prompt a response answers and the constraints it must follow: an instruction's, or a
+    conversation's last turn (every constraint in force there)."""
+    if isinstance(inst, Conversation):
+        return inst.turns[-1].prompt, inst.turns[-1].constraints
+    return inst.prompt, inst.constraints
 
 
 def read_responses(path: str | Path) -> list[dict[str, Any]]:
@@ -231,6 +246,14 @@ def user_chat(prompt: str, system: str | None = None) -> list[dict[str, str]]:
     chat = [{"role": "system", "content": system}] if system else []
     chat.append({"role": "user", "content": prompt})
     return chat
+
+
+def user_turns(inst: Instruction | Conversation, system: str | None = None) -> list[dict[str, str]]:
+    """What a response's chat holds besides the model's own answers: the system prompt and each user turn."""
+    if isinstance(inst, Conversation):
+        later = [{"role": "user", "content": t.prompt} for t in inst.turns[1:]]
+        return user_chat(inst.turns[0].prompt, system) + later
+    return user_chat(inst.prompt, system)
 
 
 def load_role(

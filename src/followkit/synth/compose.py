@@ -4,6 +4,11 @@ Input: seed tasks (a user's JSONL/text file or the built-in sets). Output: Instr
 (`id, task, input, constraints [{id, kwargs, text}], language, prompt`), one per index, each
 drawn from its own `random.Random` seeded by (seed, index): the output for an index does not
 depend on the order or the number of the others, so a resumed or sharded run matches a whole one.
+
+With `turns` N > 1 each record is a Conversation (`id, task, input, language, turns [{prompt,
+constraints}]`): turn 1 asks the task with its constraints, each later turn asks to rewrite the
+previous answer under k more; constraints accumulate as in Multi-IF (turn t lists every constraint
+in force), all pairwise compatible. k is drawn per turn from the k distribution.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.errors import InputError
-from followkit.schema import LAYOUTS, Instruction, render_prompt, render_prompt_layout
+from followkit.schema import LAYOUTS, Conversation, Instruction, render_prompt, render_prompt_layout
 from followkit.synth.kdist import KDist, KSpec
 from followkit.synth.seeds import LANGUAGES, SeedLanguages, SeedTask, load_seeds
 
@@ -26,6 +31,23 @@ capitals, reverse words, ...), which would replace the seed task rather than con
 Phrasing = Literal["template", "varied"]
 Placement = Literal["list", "mixed"]
 PICK_PASSES = 4  # greedy draws of compatible ids tried per instruction before settling for fewer
+MAX_TURNS = 8
+"""The most user turns --turns allows; compatible constraint ids run short long before this many turns."""
+
+# A later turn's opening: it asks to rewrite the previous answer under the new constraints (numbered
+# after it), the earlier ones still in force. Drawn per turn so no one wording marks every follow-up.
+_FOLLOW_UPS = {
+    "en": (
+        "Rewrite your previous answer. Everything asked before still applies, and it must also follow these:",
+        "Revise the answer you just gave so that, on top of the earlier requirements, it meets these too:",
+        "Take your last answer and produce a new version of it. Keep to all the earlier instructions and add:",
+    ),
+    "zh": (
+        "请改写你上一次的回答：之前的要求依然有效，并且还要满足以下要求：",
+        "在保留先前所有要求的基础上，修改你刚才的回答，使它同时满足：",
+        "请以你上一轮的回答为基础重新写一版，除了之前的要求外，还需要：",
+    ),
+}
 
 
 class ComposeConfig(BaseModel):
@@ -64,6 +86,13 @@ class ComposeConfig(BaseModel):
         description="Where constraints go in the prompt: a numbered list after the task, or mixed (list, "
         "prose, before or inline the task, drawn per instruction)",
     )
+    turns: int = Field(
+        1,
+        ge=1,
+        le=MAX_TURNS,
+        description="User turns per instruction: above 1, a conversation whose later turns ask to rewrite "
+        "the previous answer under k more constraints (they accumulate, as in Multi-IF)",
+    )
 
 
 class Composer:
@@ -81,6 +110,7 @@ class Composer:
         repairable: bool = False,
         phrasing: Phrasing = "template",
         placement: Placement = "list",
+        turns: int = 1,
     ):
         from followkit.constraints import registry
         from followkit.constraints.conflicts import compatible
@@ -95,6 +125,9 @@ class Composer:
         self.id_width = id_width
         self.phrasing = phrasing
         self.placement = placement
+        if not 1 <= turns <= MAX_TURNS:
+            raise InputError(f"turns must lie in 1..{MAX_TURNS}, got {turns}")
+        self.turns = turns
         self._render_variant = render_variant
         self._reg = registry.registry()
         ids = [
@@ -146,15 +179,11 @@ class Composer:
                 best = chosen
         return best
 
-    def compose_record(self, index: int) -> dict[str, Any]:
-        """Instruction `index` as a JSON-ready record (pure function of seed and index)."""
-        # str seeds are hashed with SHA-512 by random.Random, so this does not vary with PYTHONHASHSEED.
-        rng = random.Random(f"{self.seed}:{index}")
-        s = self.seeds[rng.randrange(len(self.seeds))]
-        k = self.kdist.sample(rng)
+    def _constraints(self, rng: random.Random, s: SeedTask, ids: list[str]) -> list[dict[str, Any]]:
+        """Constraint dicts for ids: kwargs drawn for the seed task, then their wording."""
         constraints = []
         parsed = []
-        for cid in self.pick_ids(rng, s.language, k):
+        for cid in ids:
             ct = self._reg[cid]
             raw = {key: v for key, v in ct.sample_kwargs(rng, s.task).items() if v is not None}
             parsed.append((ct, ct.parse_kwargs(raw)))
@@ -170,6 +199,17 @@ class Composer:
         ]
         for c, text in zip(constraints, texts, strict=True):
             c["text"] = text
+        return constraints
+
+    def compose_record(self, index: int) -> dict[str, Any]:
+        """Instruction `index` as a JSON-ready record (pure function of seed and index); a conversation with turns > 1."""
+        # str seeds are hashed with SHA-512 by random.Random, so this does not vary with PYTHONHASHSEED.
+        rng = random.Random(f"{self.seed}:{index}")
+        s = self.seeds[rng.randrange(len(self.seeds))]
+        if self.turns > 1:
+            return self._conversation(index, rng, s)
+        constraints = self._constraints(rng, s, self.pick_ids(rng, s.language, self.kdist.sample(rng)))
+        texts = [c["text"] for c in constraints]
         rec = {
             "id": self.instruction_id(index),
             "task": s.task,
@@ -185,11 +225,44 @@ class Composer:
             rec["layout"] = layout
         return rec
 
-    def compose_one(self, index: int) -> Instruction:
-        """Instruction `index`, validated."""
-        return Instruction.model_validate(self.compose_record(index))
+    def _conversation(self, index: int, rng: random.Random, s: SeedTask) -> dict[str, Any]:
+        """Conversation `index`: k_t new constraints per turn, all compatible, accumulated turn by turn."""
+        ks = [self.kdist.sample(rng) for _ in range(self.turns)]
+        constraints = self._constraints(rng, s, self.pick_ids(rng, s.language, sum(ks)))
+        # Fewer compatible ids than asked for shorten the conversation: every turn adds at least one.
+        bounds, at = [], 0
+        for k in ks:
+            if at >= len(constraints):
+                break
+            at = min(at + k, len(constraints))
+            bounds.append(at)
+        lang = "zh" if s.language == "zh" else "en"
+        turns = []
+        for t, end in enumerate(bounds):
+            texts = [c["text"] for c in constraints[bounds[t - 1] if t else 0 : end]]
+            if t == 0 and self.placement == "mixed":
+                layout = LAYOUTS[rng.randrange(len(LAYOUTS))]
+                prompt = render_prompt_layout(s.task, texts, s.input, s.language, layout, rng)
+            elif t == 0:
+                prompt = render_prompt(s.task, texts, s.input, s.language)
+            else:
+                lead = _FOLLOW_UPS[lang][rng.randrange(len(_FOLLOW_UPS[lang]))]
+                prompt = render_prompt(lead, texts, None, s.language)
+            turns.append({"prompt": prompt, "constraints": constraints[:end]})
+        return {
+            "id": self.instruction_id(index),
+            "task": s.task,
+            "input": s.input,
+            "language": s.language,
+            "turns": turns,
+            "seed_task": s.id,
+        }
 
-    def compose(self, n: int, start: int = 0) -> Iterator[Instruction]:
+    def compose_one(self, index: int) -> Instruction | Conversation:
+        """Instruction `index`, validated (a Conversation with turns > 1)."""
+        return (Conversation if self.turns > 1 else Instruction).model_validate(self.compose_record(index))
+
+    def compose(self, n: int, start: int = 0) -> Iterator[Instruction | Conversation]:
         """Instructions start .. n-1."""
         for i in range(start, n):
             yield self.compose_one(i)
@@ -209,6 +282,7 @@ def composer_from_config(cfg: ComposeConfig) -> Composer:
         repairable=cfg.repairable,
         phrasing=cfg.phrasing,
         placement=cfg.placement,
+        turns=cfg.turns,
     )
 
 
@@ -222,7 +296,8 @@ def compose(
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE,
     phrasing: Phrasing = "template",
     placement: Placement = "list",
-) -> list[Instruction]:
+    turns: int = 1,
+) -> list[Instruction | Conversation]:
     """n composed instructions (the library form of `followkit synth compose`)."""
     seed_list = seeds if isinstance(seeds, list) else load_seeds(seeds, languages)
     comp = Composer(
@@ -234,6 +309,7 @@ def compose(
         id_width=max(6, len(str(n - 1))),
         phrasing=phrasing,
         placement=placement,
+        turns=turns,
     )
     return list(comp.compose(n))
 
@@ -247,6 +323,7 @@ def run_compose(cfg: ComposeConfig, out_dir: str | Path, progress: bool | None =
     out = Path(out_dir)
     comp = composer_from_config(cfg)
     k_hist: dict[int, int] = {}
+    turn_hist: dict[int, int] = {}
     resumed = 0
     with AppendLog(out / "instructions.jsonl") as log, stage_progress("compose", cfg.n, progress) as bar:
         for i in range(cfg.n):
@@ -258,8 +335,13 @@ def run_compose(cfg: ComposeConfig, out_dir: str | Path, progress: bool | None =
             else:
                 rec = comp.compose_record(i)
                 log.append(rec)
-            nk = len(rec["constraints"])
+            turns = rec.get("turns")
+            nk = len(
+                turns[-1]["constraints"] if turns else rec["constraints"]
+            )  # a conversation's: all in force
             k_hist[nk] = k_hist.get(nk, 0) + 1
+            if turns:
+                turn_hist[len(turns)] = turn_hist.get(len(turns), 0) + 1
             bar.advance(1, cached=int(was_done))
     total_k = sum(k * c for k, c in k_hist.items())
     return write_stage_manifest(
@@ -270,5 +352,6 @@ def run_compose(cfg: ComposeConfig, out_dir: str | Path, progress: bool | None =
         counts={"instructions": cfg.n, "resumed": resumed, "new": cfg.n - resumed, "failed": 0},
         constraints_per_instruction={"mean": total_k / cfg.n, "histogram": dict(sorted(k_hist.items()))},
         k_distribution={"spec": comp.kdist.spec, "mean": comp.kdist.mean()},
+        **({"turns_per_conversation": dict(sorted(turn_hist.items()))} if cfg.turns > 1 else {}),
         output="instructions.jsonl",
     )

@@ -4,6 +4,12 @@ Input: Instruction records. Output: one Response record per sample (`key` = "<id
 carrying the instruction's constraints and per-constraint verdicts: rules (strict and loose) where
 a rule id is registered, the TRACE judge for judged constraints. An empty reply is a failure with
 its reason, never a response; an unparsable judge verdict is recorded as unknown (never a pass).
+
+A Conversation record (synth compose --turns) is answered turn by turn with the student's own
+earlier answers in context (followkit.backends.turns, as eval asks Multi-IF): the earlier turns
+once, the last turn n times. Its Response records hold the whole chat in `messages`, the last
+answer in `response`, and the last turn's prompt and constraints (every one in force) with their
+verdicts, so the stages after respond read them as they read single-turn ones.
 """
 
 from __future__ import annotations
@@ -16,16 +22,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.options import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers, split_completion
-from followkit.schema import Instruction
+from followkit.schema import Conversation, Instruction
 from followkit.synth.common import (
     Failures,
     LazyBackend,
     VerdictJob,
     cache_stats,
     chunks,
+    final_turn,
     follow_all,
     read_instructions,
     user_chat,
+    user_turns,
     verdicts_for,
 )
 
@@ -66,7 +74,7 @@ def response_key(instruction_id: str, sample: int) -> str:
 
 
 def response_record(
-    inst: Instruction,
+    inst: Instruction | Conversation,
     sample: int,
     text: str,
     chat: list[dict[str, str]],
@@ -77,20 +85,21 @@ def response_record(
 ) -> dict[str, Any]:
     """A Response record with the instruction's constraints and the verdicts (and the trace split off)."""
     vs = [v.to_dict() for v in verdicts]
+    prompt, constraints = final_turn(inst)
     return {
         "key": response_key(inst.id, sample),
         "id": inst.id,
         "sample": sample,
         "messages": chat,
-        "prompt": inst.prompt,  # so `followkit verify responses.jsonl` reads the file as it is
+        "prompt": prompt,  # so `followkit verify responses.jsonl` reads the file as it is
         "response": text,
         **({"reasoning": reasoning} if reasoning is not None else {}),
         "model": model,
         "sampling": sampling,
         "language": inst.language,
-        "task": inst.task,
-        "input": inst.input,
-        "constraints": [c.model_dump(mode="json", exclude_none=True) for c in inst.constraints],
+        "task": getattr(inst, "task", None),  # a conversation carries them where compose wrote them
+        "input": getattr(inst, "input", None),
+        "constraints": [c.model_dump(mode="json", exclude_none=True) for c in constraints],
         "verdicts": vs,
         "follow_all_strict": follow_all(vs, "strict"),
         "follow_all_loose": follow_all(vs, "loose"),
@@ -103,11 +112,14 @@ written before the first answer: a resume with another student is refused (as `f
 refuses with its run_config.json)."""
 
 
-def check_resumable(log: Any, insts: list[Instruction], system: str | None, sampling: dict) -> None:
+def check_resumable(
+    log: Any, insts: list[Instruction | Conversation], system: str | None, sampling: dict
+) -> None:
     """Refuse to resume into responses to other prompts or sampling (ids reused with new prompts).
 
-    A kept response must answer the same chat with the same sampling; otherwise a rerun would
-    silently reuse answers to questions no longer asked (eval refuses the same way).
+    A kept response must answer the same chat (its user turns: the earlier answers are the student's)
+    with the same sampling; otherwise a rerun would silently reuse answers to questions no longer
+    asked (eval refuses the same way).
     """
     from followkit.errors import InputError
     from followkit.redact import redact_obj
@@ -118,13 +130,16 @@ def check_resumable(log: Any, insts: list[Instruction], system: str | None, samp
     for inst in insts:
         if inst.id not in kept:
             continue
-        chat = redact_obj(user_chat(inst.prompt, system))
+        chat = redact_obj(user_turns(inst, system))
         for key in kept[inst.id]:
             old = log.done[key]
+            asked = old.get("messages")
+            if isinstance(asked, list):
+                asked = [m for m in asked if not (isinstance(m, dict) and m.get("role") == "assistant")]
             what = [
                 name
                 for name, a, b in (
-                    ("prompt", old.get("messages"), chat),
+                    ("prompt", asked, chat),
                     ("sampling", old.get("sampling"), sampling),
                 )
                 if a is not None and redact_obj(a) != b
@@ -193,6 +208,47 @@ def student_model(backend: Any, spec: str) -> str:
     return f"{backend.kind}:{backend.model_id}" if getattr(backend, "model_id", "") else spec
 
 
+Job = tuple[Instruction | Conversation, int, str, list[dict[str, str]], str | None]
+"""A sampled answer to check: (instruction, sample, answer, the chat it replied to, its trace)."""
+
+
+def _ask_turns(
+    backend: Any,
+    convs: list[Conversation],
+    cfg: RespondConfig,
+    params: Any,
+    markers: tuple[str, str],
+    log: Any,
+    failures: Failures,
+    jobs: list[Job],
+) -> int:
+    """Answer conversations turn by turn (backends.turns.converse); adds a job per last-turn sample, returns failed conversations."""
+    from followkit.backends.turns import converse
+
+    asked = [user_turns(c, cfg.system) for c in convs]
+    head = 2 if cfg.system else 1  # the system prompt (user_chat adds one only when given) and turn 1
+    chats, later = [a[:head] for a in asked], [a[head:] for a in asked]
+    failed = 0
+    for conv, talk in zip(
+        convs, converse(backend, chats, later, params, cfg.reasoning, markers), strict=True
+    ):
+        # An empty earlier answer leaves nothing to rewrite: the conversation fails at that turn.
+        empty = next((k for k, r in enumerate(talk.replies[:-1], 1) if not r[0].text.strip()), None)
+        if talk.error is not None or empty is not None:
+            why = f"backend error: {talk.error}" if talk.error is not None else "empty output"
+            failures.add(conv.id, why, turn=talk.failed_turn or empty)
+            failed += 1
+            continue
+        for s, reply in enumerate(talk.replies[-1]):
+            if response_key(conv.id, s) in log:
+                continue
+            if not reply.text.strip():
+                failures.add(response_key(conv.id, s), "empty output", turn=len(conv.turns))
+                continue
+            jobs.append((conv, s, reply.answer, talk.chat, reply.trace))
+    return failed
+
+
 def run_respond(
     cfg: RespondConfig,
     out_dir: str | Path,
@@ -247,11 +303,12 @@ def run_respond(
                 check_student_model(log, model)
                 if pending is not None:
                     write_json(out / STUDENT_FINGERPRINT, pending)
-            chats = [user_chat(i.prompt, cfg.system) for i in batch]
-            comps = backend.complete(chats, params)
-            jobs: list[tuple[Instruction, int, str, list[dict[str, str]], str | None]] = []
+            single = [i for i in batch if isinstance(i, Instruction)]
+            chats = [user_chat(i.prompt, cfg.system) for i in single]
+            comps = backend.complete(chats, params) if single else []
+            jobs: list[Job] = []
             failed_items = 0
-            for inst, chat, comp in zip(batch, chats, comps, strict=True):
+            for inst, chat, comp in zip(single, chats, comps, strict=True):
                 if not comp.ok:
                     failures.add(inst.id, f"backend error: {comp.error}")
                     failed_items += 1
@@ -265,8 +322,11 @@ def run_respond(
                     # the answer is checked and kept; an unclosed trace leaves "" (follows nothing)
                     answer, trace, _ = split_completion(text, comp.reasoning_of(s), cfg.reasoning, markers)
                     jobs.append((inst, s, answer, chat, trace))
+            convs = [i for i in batch if isinstance(i, Conversation)]
+            if convs:
+                failed_items += _ask_turns(backend, convs, cfg, params, markers, log, failures, jobs)
             verdicts = verdicts_for(
-                [VerdictJob(inst.prompt, inst.constraints, text) for inst, _, text, _, _ in jobs], judge_role
+                [VerdictJob(*final_turn(inst), text) for inst, _, text, _, _ in jobs], judge_role
             )
             for (inst, s, text, chat, trace), vs in zip(jobs, verdicts, strict=True):
                 log.append(response_record(inst, s, text, chat, model, params.to_dict(), vs, trace))

@@ -54,6 +54,14 @@ def load_prompts(
     for path, line, rec in ((f, line, rec) for f in files for line, rec in iter_jsonl(f)):
         stats["rows"] += 1
         try:
+            if "turns" in rec and "prompt" not in rec:
+                # Its rollouts would need the policy's own earlier answers in the chat: not built here.
+                raise InputError(
+                    "a multi-turn record (synth compose --turns): train grpo takes single-turn prompts",
+                    path,
+                    line,
+                    "turns",
+                )
             form = "ifeval" if "instruction_id_list" in rec and "constraints" not in rec else "followkit"
             # The rule checks first, on the row as written, so their errors name its own fields.
             if form == "ifeval":
