@@ -216,10 +216,10 @@ def render(case: str, where: Path) -> tuple[str, str]:
 @pytest.fixture()
 def no_pictures(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pictures are not what these tests compare; leaving them out spares matplotlib."""
-    import followkit.runreport as rr
+    from followkit.report import plots
 
     for name in ("plot_differences", "plot_by_count", "plot_training"):
-        monkeypatch.setattr(rr, name, lambda view: None)
+        monkeypatch.setattr(plots, name, lambda view: None)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -257,3 +257,29 @@ def write_snapshots() -> None:
 
 if __name__ == "__main__":
     write_snapshots()
+
+
+def test_both_renderers_show_each_table_as_built(tmp_path: Path, no_pictures: None) -> None:
+    from html import escape
+
+    from followkit.report.tables import report_tables
+
+    full(tmp_path / "run")
+    view = load_run(tmp_path / "run")
+    tables = report_tables(view)
+    assert [t.key for t in tables] == [
+        "comparisons",
+        "accuracy",
+        "by_count",
+        "trace_types",
+        "constraint_ids",
+        "training",
+        "general_quality",
+    ]
+    md, page = render_markdown(view), render_html(view)
+    # the page's provenance table comes after them
+    for t, cells in zip(tables, page_contents(page)["tables"], strict=False):
+        assert f"\n## {t.title}\n" in md
+        assert [text for _, text in cells[0]] == (t.page_header or t.header)
+        assert [[text for _, text in row] for row in cells[1:]] == t.rows
+        assert f"<h2>{escape(t.title)}</h2>" in page
