@@ -104,7 +104,8 @@ def _print_comparisons(console, run_dir) -> None:
     """The run's paired comparisons with its baseline(s), as a table, when there are any."""
     from rich.table import Table
 
-    from followkit.runreport import COMPARISON_HEADERS, comparison_row, comparisons, load_run
+    from followkit.report.tables import COMPARISON_HEADERS, comparison_row
+    from followkit.report.views import comparisons, load_run
 
     comps = comparisons(load_run(run_dir))
     if not comps:
