@@ -149,7 +149,9 @@ class SprigConfig(BaseModel):
     lang: Literal["en", "zh", "all"] = Field("all", description="Components to use")
     rephrase_model: str | None = Field(None, description="Model that rephrases components (default: --model)")
     judge: str | None = Field(None, description="Judge model spec, for judged benchmarks (trace)")
-    base_url: str | None = Field(None, description="Server URL for openai:NAME models")
+    base_url: str | None = Field(
+        None, description="Server URL for every openai:NAME model: --model, --rephrase-model and --judge"
+    )
     cache: Cache = True
     refresh_cache: RefreshCache = False
     out: str = Field("runs/sprig", description="Output folder", json_schema_extra=cli("--out", "-o"))
