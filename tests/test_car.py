@@ -16,6 +16,7 @@ from followkit.errors import InputError
 from followkit.select.car import (
     BETA_SWEEP,
     UNCOND_CHAT,
+    CarConfig,
     best_teacher,
     car_score,
     load_downstream,
@@ -23,6 +24,7 @@ from followkit.select.car import (
     parse_teacher_arg,
     rank_values,
     resolve_model_spec,
+    run_car,
     score_teachers,
     spearman,
     validate,
@@ -216,7 +218,7 @@ def test_table_lists_teachers_in_car_order():
     rep = score_teachers(_teachers(), _student(), VerifierReward(), beta=1.0)
     validate(rep, {"plain": 0.6, "odd": 0.4, "broken": 0.2})
     console = Console(record=True, width=200)
-    print_table(rep, console)
+    print_table(rep.to_dict(), console)
     text = console.export_text()
     lines = [ln for ln in text.splitlines() if any(n in ln for n in ("plain", "broken", "odd"))]
     names = [next(n for n in ("plain", "broken", "odd") if n in ln) for ln in lines[:3]]
@@ -237,6 +239,84 @@ def test_best_teacher_reads_car_json(tmp_path):
     p.write_text(json.dumps(doc))
     with pytest.raises(InputError, match="plain=FILE@MODEL_SPEC"):
         best_teacher(p)
+
+
+# --- run_car from Python and the command over it ---------------------------------------------------
+
+TEACHER_ARGS = [f"odd={ODD}", f"broken={BROKEN}", f"plain={PLAIN}"]
+
+
+def test_run_car_from_python_writes_car_json_responses_and_manifest(tmp_path):
+    out = tmp_path / "car"
+    cfg = CarConfig(teacher=TEACHER_ARGS, out=str(out), validation=[str(_scores(tmp_path))])
+    doc = run_car(cfg, student=_student(), progress=False)
+    assert doc["best"] == "plain" and doc["reward"]["spec"] == "verifier"
+    assert doc["validation"]["spearman"]["car"] == pytest.approx(1.0)
+    assert doc["outputs"] == {
+        "car": str(out / "car.json"),
+        "responses": str(out / "responses.jsonl"),
+        "manifest": str(out / "manifest.json"),
+    }
+    written = json.loads((out / "car.json").read_text())  # this student's IFD rho is nan: compare as text
+    assert json.dumps(written) == json.dumps({k: v for k, v in doc.items() if k != "outputs"})
+    assert len((out / "responses.jsonl").read_text().splitlines()) == 12
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stage"] == "car" and manifest["config"] == cfg.model_dump()
+    assert manifest["student"]["backend"] == "scripted"
+
+
+def _scores(tmp_path):
+    path = tmp_path / "scores.json"
+    path.write_text(json.dumps({"plain": 0.6, "odd": 0.4, "broken": 0.2}))
+    return path
+
+
+def _fake_load_backend(monkeypatch, backends):
+    """followkit.backends.load_backend replaced: each spec's backend from `backends`, the calls recorded."""
+    calls = []
+
+    def load(spec, *, base_url=None, cache=True, refresh_cache=False, **options):
+        calls.append((spec, base_url))
+        return backends[spec]
+
+    monkeypatch.setattr("followkit.backends.load_backend", load)
+    return calls
+
+
+def test_run_car_judge_reward_loads_the_judge_with_its_server_url(tmp_path, monkeypatch):
+    calls = _fake_load_backend(
+        monkeypatch, {"openai:judge": ScriptedBackend(_judge_fn), "openai:student": _student()}
+    )
+    cfg = CarConfig(
+        teacher=TEACHER_ARGS,
+        student="openai:student",
+        base_url="http://127.0.0.1:8001/v1",
+        reward="judge:openai:judge",
+        judge_base_url="http://127.0.0.1:8002/v1",
+        out=str(tmp_path / "car"),
+    )
+    doc = run_car(cfg, progress=False)
+    assert calls == [
+        ("openai:judge", "http://127.0.0.1:8002/v1"),
+        ("openai:student", "http://127.0.0.1:8001/v1"),
+    ]
+    by = {t["name"]: t for t in doc["teachers"]}
+    assert by["broken"]["reward"] == pytest.approx((10 + 4 + 4 + 10) / 40)
+    # An injected judge replaces the one the config names.
+    calls.clear()
+    run_car(cfg, judge=ScriptedBackend(_judge_fn), progress=False)
+    assert calls == [("openai:student", "http://127.0.0.1:8001/v1")]
+
+
+def test_car_command_prints_the_table_and_the_best_teacher(tmp_path, monkeypatch, capsys):
+    _fake_load_backend(monkeypatch, {"embedded": _student()})
+    out = tmp_path / "car"
+    rc = main(["car", *(a for t in TEACHER_ARGS for a in ("-t", t)), "--no-cache", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    assert printed.index("plain") < printed.index("odd") < printed.index("broken")
+    assert printed.rstrip().endswith(f"best teacher: plain; wrote {out / 'car.json'}")
+    assert (out / "manifest.json").exists()
 
 
 # --- bad input through the command line: one line, exit 2, nothing written -------------------------

@@ -20,6 +20,7 @@ from followkit.optimize.sprig import (
     clean_rephrase,
     run_sprig,
     split_items,
+    sprig_search,
     with_system,
     write_outputs,
 )
@@ -138,7 +139,7 @@ def test_search_finds_the_component_that_makes_the_model_comply(tmp_path, algori
     backend = scripted_model(target_text)
     bench = CountBench()
     cfg = SprigConfig(algorithm=algorithm, train=8, val=8, heldout=10, budget=3000, **SETTINGS[algorithm])
-    res = run_sprig(backend, bench, bench.load(), comps, cfg)
+    res = sprig_search(backend, bench, bench.load(), comps, cfg)
     assert TARGET in res.best.components
     assert res.best.train == res.best.val == res.best.heldout == 1.0
     assert res.baseline.train == res.baseline.val == res.baseline.heldout == 0.0
@@ -168,13 +169,13 @@ def test_budget_caps_search_calls_and_is_reported():
     backend = scripted_model("never present")
     bench = CountBench()
     cfg = SprigConfig(beam=3, rounds=50, train=5, val=5, heldout=5, budget=42)
-    res = run_sprig(backend, bench, bench.load(), comps, cfg)
+    res = sprig_search(backend, bench, bench.load(), comps, cfg)
     assert res.budget_exhausted and res.search_calls <= 42
     assert res.search_calls > 42 - 5 - 1  # it stopped only when the next candidate no longer fit
     # Nothing helps this model: the empty prompt (shortest on a tie) stays the winner.
     assert res.best.components == () and res.best.val == 0.0
     with pytest.raises(InputError, match="too small"):
-        run_sprig(backend, bench, bench.load(), comps, SprigConfig(train=5, val=5, budget=4))
+        sprig_search(backend, bench, bench.load(), comps, SprigConfig(train=5, val=5, budget=4))
 
 
 def test_rephrase_request_and_cleaning():
@@ -245,7 +246,7 @@ def test_rerun_over_the_request_cache_replays_the_same_search_without_model_call
     bench = CountBench()
     cfg = SprigConfig(train=6, val=6, heldout=6, budget=400, **SETTINGS["beam"])
     first_inner = scripted_model(target_text)
-    first = run_sprig(
+    first = sprig_search(
         CachedBackend(first_inner, RequestCache(tmp_path / "c.sqlite")), bench, bench.load(), comps, cfg
     )
     assert first_inner.calls > 0
@@ -254,7 +255,7 @@ def test_rerun_over_the_request_cache_replays_the_same_search_without_model_call
         raise AssertionError("the rerun must be served by the cache")
 
     again = CachedBackend(ScriptedBackend(no_model), RequestCache(tmp_path / "c.sqlite"))
-    second = run_sprig(again, bench, bench.load(), comps, cfg)
+    second = sprig_search(again, bench, bench.load(), comps, cfg)
     assert again.cache_stats["new"] == 0 and again.cache_stats["failed"] == 0
     assert [c.to_dict() for c in second.leaderboard()] == [c.to_dict() for c in first.leaderboard()]
     assert second.best.components == first.best.components and TARGET in second.best.components
@@ -270,7 +271,7 @@ def test_best_txt_is_what_eval_system_prompt_sends(tmp_path):
     target_text = next(c.text for c in comps if c.id == TARGET)
     bench = CountBench()
     cfg = SprigConfig(train=6, val=6, heldout=6, **SETTINGS["beam"])
-    res = run_sprig(scripted_model(target_text), bench, bench.load(), comps, cfg)
+    res = sprig_search(scripted_model(target_text), bench, bench.load(), comps, cfg)
     paths = write_outputs(res, tmp_path)
     sent = read_text_arg(f"@{paths['best']}")
     assert sent == res.best.text and len(res.best.components) >= 1
@@ -300,7 +301,7 @@ def test_add_inserts_each_ucb_pick_at_every_position():
     cfg = SprigConfig(
         beam=1, rounds=2, n_add=2, n_delete=0, n_swap=0, n_rephrase=0, train=4, val=4, heldout=4
     )
-    res = run_sprig(scripted_model("never present"), bench, bench.load(), comps, cfg)
+    res = sprig_search(scripted_model("never present"), bench, bench.load(), comps, cfg)
     (first,) = [c.components for c in res.candidates if c.round == 1 and c.components][:1]
     second = {c.components for c in res.candidates if c.round == 2}
     assert len(second) == 4  # 2 components x 2 positions around the one-component parent
@@ -331,7 +332,7 @@ def test_training_sample_is_redrawn_each_round_under_the_seed():
         cfg = SprigConfig(
             beam=2, rounds=3, n_add=1, n_rephrase=0, train=4, train_pool=pool, val=4, heldout=4, seed=seed
         )
-        res = run_sprig(ScriptedBackend(fn), bench, items, comps, cfg)
+        res = sprig_search(ScriptedBackend(fn), bench, items, comps, cfg)
         pool_items = {it.id for it in split_items(items, cfg.pool_size, cfg.val, cfg.heldout, seed)[0]}
         by_round: dict[int, set[frozenset[str]]] = {}
         for c in res.candidates:  # each prompt is scored once, in its round; val/held-out are apart
@@ -356,7 +357,7 @@ def test_survivors_are_the_children_not_the_parents():
     # Round 1 finds the target alone (score 1); every child of it scores 0 (an extra component, or
     # none). The authors keep the best children, so the round-2 beam holds no 1.0.
     cfg = SprigConfig(beam=2, rounds=2, n_add=36, n_rephrase=0, train=4, val=4, heldout=4)
-    res = run_sprig(_only_target_model(target_text), bench, bench.load(), comps, cfg)
+    res = sprig_search(_only_target_model(target_text), bench, bench.load(), comps, cfg)
     assert res.rounds[1]["best_train"] == 1.0 and res.rounds[1]["kept_mean_train"] == 0.5
     assert res.rounds[2]["kept_mean_train"] == 0.0
     assert res.best.components == (TARGET,)  # the finalists still come from every scored candidate
@@ -367,7 +368,7 @@ def test_rephrasings_are_credited_to_their_corpus_component():
     target_text = next(c.text for c in comps if c.id == TARGET)
     bench = CountBench()
     cfg = SprigConfig(train=6, val=6, heldout=6, budget=1500, n_rephrase=2, **SETTINGS["beam"])
-    res = run_sprig(scripted_model(target_text), bench, bench.load(), comps, cfg)
+    res = sprig_search(scripted_model(target_text), bench, bench.load(), comps, cfg)
     made = [c for c in res.candidates if c.op == "rephrase"]
     assert made  # rephrasings were made and scored
     corpus = {c.id for c in comps}
@@ -411,7 +412,7 @@ def test_sprig_on_trace_with_a_scripted_judge(tmp_path):
 
     bench = TraceBenchmark()
     cfg = SprigConfig(train=4, val=4, heldout=6, budget=600, **SETTINGS["beam"])
-    res = run_sprig(
+    res = sprig_search(
         scripted_model(target_text), bench, bench.load(str(path)), comps, cfg, judge=ScriptedBackend(judge_fn)
     )
     assert judged and res.metric == "if_acc"
@@ -419,6 +420,83 @@ def test_sprig_on_trace_with_a_scripted_judge(tmp_path):
     assert res.best.val == res.best.heldout == 1.0 and res.baseline.heldout == 0.0
     paths = write_outputs(res, tmp_path / "out")
     assert json.loads(paths["summary"].read_text())["metric"] == "if_acc"
+
+
+# --- run_sprig from Python and the command over it -------------------------------------------------
+
+SMALL = {
+    "beam": 1,
+    "rounds": 1,
+    "n_add": 1,
+    "n_delete": 0,
+    "n_swap": 0,
+    "n_rephrase": 1,
+    "train": 2,
+    "val": 2,
+    "heldout": 2,
+    "lang": "en",
+}
+
+
+def test_run_sprig_from_python_writes_its_outputs_and_manifest(tmp_path):
+    out = tmp_path / "sprig"
+    cfg = SprigConfig(benchmark="followkit-bench", out=str(out), **SMALL)
+    model = ScriptedBackend(lambda chat, i: "ok")
+    doc = run_sprig(cfg, model=model, progress=False)
+    assert model.calls > 0
+    names = {
+        "best.txt",
+        "leaderboard.jsonl",
+        "leaderboard.csv",
+        "score_by_round.png",
+        "sprig.json",
+        "manifest.json",
+    }
+    assert {p.name for p in out.iterdir()} == names
+    assert sorted(Path(p).name for p in doc["outputs"].values()) == sorted(names)
+    assert json.loads((out / "sprig.json").read_text()) == {k: v for k, v in doc.items() if k != "outputs"}
+    assert (out / "best.txt").read_text(encoding="utf-8").strip() == doc["best"]["prompt"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stage"] == "sprig" and manifest["config"] == cfg.model_dump()
+    assert manifest["model"]["backend"] == "scripted" and manifest["judge"] is None
+
+
+def test_sprig_command_gives_base_url_to_every_openai_role_the_judge_too(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "trace.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TRACE_ROWS), encoding="utf-8")
+    judged = []
+
+    def judge_fn(chat, i):
+        judged.append(chat)
+        return 'Fine Grained Score: [{"1": 10}, {"2": 10}]\nConstraints Overall Score: [[10]]'
+
+    backends = {
+        "embedded": scripted_model("never present"),
+        "openai:rephraser": ScriptedBackend(lambda chat, i: "Rewritten instruction: Be brief."),
+        "openai:judge": ScriptedBackend(judge_fn, model_id="judge"),
+    }
+    calls = []
+
+    def load(spec, *, base_url=None, cache=True, refresh_cache=False, **options):
+        calls.append((spec, base_url))
+        return backends[spec]
+
+    monkeypatch.setattr("followkit.backends.load_backend", load)
+    url = "http://127.0.0.1:8001/v1"
+    out = tmp_path / "sprig"
+    args = ["sprig", "--benchmark", f"trace:{path}", "--out", str(out), "--base-url", url, "--no-cache"]
+    args += [f"--{k.replace('_', '-')}={v}" for k, v in {**SMALL, "heldout": 4}.items()]
+
+    # A judged benchmark without --judge fails before any model is loaded.
+    assert main(args) == 2 and "give --judge MODEL" in capsys.readouterr().err and calls == []
+
+    rc = main([*args, "--judge", "openai:judge", "--rephrase-model", "openai:rephraser"])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    assert calls == [("embedded", None), ("openai:rephraser", url), ("openai:judge", url)]
+    assert judged
+    assert printed.startswith("best system prompt (") and f"wrote {out / 'best.txt'}; " in printed
+    assert json.loads((out / "manifest.json").read_text())["judge"]["model"] == "judge"
 
 
 def test_departures_from_the_authors_code_are_rows_of_the_deviations_table():

@@ -1,9 +1,11 @@
 """SPRIG system-prompt optimization (arXiv 2410.14826): edit-based search over prompt components.
 
 Input/Output:
-    a backend (the model whose system prompt is tuned), a Benchmark and its items, a component
-    corpus -> `SprigResult`: the winning prompt with its train / validation / held-out scores,
-    the empty-prompt baseline on the same samples, every scored candidate, per-round statistics.
+    `sprig_search`: a backend (the model whose system prompt is tuned), a Benchmark and its items, a
+    component corpus -> `SprigResult`: the winning prompt with its train / validation / held-out
+    scores, the empty-prompt baseline on the same samples, every scored candidate, per-round
+    statistics. `run_sprig(cfg)` loads all of these from a SprigConfig and writes the result to
+    cfg.out (best.txt, leaderboard.jsonl/csv, score_by_round.png, sprig.json, manifest.json).
 
 A system prompt is an ordered tuple of component ids; its text is the components' texts joined by
 a space. Two searches share the edit operations:
@@ -52,7 +54,8 @@ import hashlib
 import math
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -146,7 +149,9 @@ class SprigConfig(BaseModel):
     lang: Literal["en", "zh", "all"] = Field("all", description="Components to use")
     rephrase_model: str | None = Field(None, description="Model that rephrases components (default: --model)")
     judge: str | None = Field(None, description="Judge model spec, for judged benchmarks (trace)")
-    base_url: str | None = Field(None, description="Server URL for openai:NAME models")
+    base_url: str | None = Field(
+        None, description="Server URL for every openai:NAME model: --model, --rephrase-model and --judge"
+    )
     cache: Cache = True
     refresh_cache: RefreshCache = False
     out: str = Field("runs/sprig", description="Output folder", json_schema_extra=cli("--out", "-o"))
@@ -650,6 +655,80 @@ def _rank_key(c: Candidate) -> tuple:
 
 
 def run_sprig(
+    cfg: SprigConfig,
+    *,
+    model: Backend | None = None,
+    rephrase_model: Backend | None = None,
+    judge: Backend | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Search cfg.model's system prompt on cfg.benchmark; writes cfg.out (write_outputs, manifest.json).
+
+    Returns sprig.json's body with `outputs` (name -> path). `model`, `rephrase_model` and `judge`
+    replace the backends the config names (tests); progress=False prints nothing.
+    """
+    from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
+    from followkit.manifest import write_manifest
+    from followkit.optimize.corpus import load_components
+    from followkit.synth.common import cache_stats, load_role
+
+    comps = load_components(cfg.components, lang=cfg.lang)
+    name, path = parse_benchmark_spec(cfg.benchmark)
+    bench = get_benchmark(name)
+    items = bench.load(path)
+    if bench.needs_judge and cfg.judge is None and judge is None:
+        raise InputError(f"benchmark {name} is judged: give --judge MODEL")
+
+    def role(spec: str) -> Backend:
+        # One --base-url serves every openai:NAME role (model, rephraser, judge); other engines take none.
+        url = cfg.base_url if spec.startswith("openai:") else None
+        return load_role(spec, url, cfg.cache, cfg.refresh_cache)
+
+    backend = model if model is not None else role(cfg.model)
+    if rephrase_model is None:
+        rephrase_model = backend
+        if cfg.rephrase_model and cfg.rephrase_model != cfg.model:
+            rephrase_model = role(cfg.rephrase_model)
+    if judge is None and cfg.judge:
+        judge = role(cfg.judge)
+    with _status(progress) as show:
+        result = sprig_search(
+            backend, bench, items, comps, cfg, rephraser=Rephraser(rephrase_model), judge=judge, progress=show
+        )
+    paths = write_outputs(result, cfg.out)
+    paths["manifest"] = Path(cfg.out) / "manifest.json"
+    write_manifest(
+        cfg.out,
+        "sprig",
+        cfg.model_dump(),
+        model=backend.describe(),
+        judge=judge.describe() if judge is not None else None,
+        cache=cache_stats(backend),
+    )
+    return {**result.summary(), "outputs": {k: str(p) for k, p in paths.items()}}
+
+
+@contextmanager
+def _status(progress: bool | None) -> Iterator[Callable[[str], None] | None]:
+    """Where the search reports: a status line on a terminal, a line per candidate in logs, or nowhere."""
+    if progress is False:
+        yield None
+        return
+    from followkit.progress import console
+
+    status = console.status("sprig: scoring the empty prompt")
+
+    def show(msg: str) -> None:
+        if console.is_terminal:
+            status.update(f"sprig: {msg}")
+        else:  # logs and CI: one line per scored candidate
+            console.print(f"sprig: {msg}", highlight=False)
+
+    with status:
+        yield show
+
+
+def sprig_search(
     backend: Backend,
     benchmark: Benchmark,
     items: list[EvalItem],

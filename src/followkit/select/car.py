@@ -479,6 +479,51 @@ def validate(report: CarReport, downstream: dict[str, float]) -> dict[str, Any]:
     return out
 
 
+def run_car(
+    cfg: CarConfig,
+    *,
+    student: Backend | None = None,
+    judge: Backend | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Rank cfg.teacher by CAR; writes car.json, responses.jsonl and manifest.json to cfg.out.
+
+    Returns car.json's body with `outputs` (name -> path). `student` and `judge` (for a
+    judge:MODEL reward) replace the backends the config names (tests).
+    """
+    from followkit.backends import load_backend
+    from followkit.io import write_json, write_jsonl
+    from followkit.manifest import write_manifest
+    from followkit.progress import stage_progress
+    from followkit.select.rewards import load_reward
+
+    teachers = [load_teacher(*parse_teacher_arg(arg)) for arg in cfg.teacher]
+    downstream = load_downstream(cfg.validation) if cfg.validation else None  # a bad file fails first
+    check_same_prompts(teachers)
+    cache = {"cache": cfg.cache, "refresh_cache": cfg.refresh_cache}
+
+    def load_judge(spec: str) -> Backend:
+        return judge if judge is not None else load_backend(spec, base_url=cfg.judge_base_url, **cache)
+
+    reward = load_reward(cfg.reward, load_judge)
+    if student is None:
+        student = load_backend(cfg.student, base_url=cfg.base_url, **cache)
+    with stage_progress("car: student log-probs", sum(len(t.records) for t in teachers), progress) as bar:
+        report = score_teachers(teachers, student, reward, cfg.beta, progress=bar.advance)
+    report.reward["spec"] = cfg.reward
+    if downstream is not None:
+        validate(report, downstream)
+    out = Path(cfg.out)
+    paths = {"car": out / "car.json", "responses": out / "responses.jsonl", "manifest": out / "manifest.json"}
+    write_jsonl(paths["responses"], report.per_response)
+    doc = report.to_dict()
+    write_json(paths["car"], doc)
+    write_manifest(
+        out, "car", cfg.model_dump(), student=student.describe(), cache=getattr(student, "cache_stats", None)
+    )
+    return {**doc, "outputs": {k: str(p) for k, p in paths.items()}}
+
+
 _WINRATE_KEYS = ("length_controlled_win_rate", "lc_win_rate", "win_rate", "score", "value")
 
 

@@ -8,6 +8,7 @@ teacher is positive-or-zero and CAR = r / (1 + beta * L) ranks consistently.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -210,15 +211,17 @@ class RewardModelReward:
         return self._raw
 
 
-def load_reward(spec: str, **backend_options: Any) -> Reward:
-    """'verifier', 'judge:MODEL' or 'rm:PATH' -> a Reward."""
+def load_reward(spec: str, load_judge: Callable[[str], Any] | None = None) -> Reward:
+    """'verifier', 'judge:MODEL' or 'rm:PATH' -> a Reward; `load_judge(MODEL)` makes the judge's backend."""
     kind, _, arg = spec.partition(":")
     if kind == "verifier" and not arg:
         return VerifierReward()
     if kind == "judge" and arg:
-        from followkit.backends import load_backend
+        if load_judge is None:
+            from followkit.backends import load_backend
 
-        return JudgeReward(load_backend(arg, **backend_options))
+            load_judge = load_backend
+        return JudgeReward(load_judge(arg))
     if kind == "rm" and arg:
         return RewardModelReward(arg)
     raise InputError(f"unknown --reward '{spec}': use verifier, judge:MODEL or rm:PATH")
