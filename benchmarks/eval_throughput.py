@@ -28,8 +28,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the llama.cpp server launcher
 
 from followkit.backends import SamplingParams, load_backend  # noqa: E402
+from followkit.core.paths import shared_data  # noqa: E402
 from followkit.models import embedded_dir, embedded_gguf  # noqa: E402
-from followkit.paths import shared_data  # noqa: E402
 
 
 def ifeval_rows(n: int) -> list[dict]:

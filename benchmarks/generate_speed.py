@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the ll
 
 def prompts(n: int) -> tuple[str, list[str]]:
     """IFEval prompts from ../shared/data when present, else followkit-bench's English prompts."""
-    from followkit.paths import shared_data
+    from followkit.core.paths import shared_data
 
     data = shared_data()
     if data is not None and (data / "ifeval" / "input_data.jsonl").exists():

@@ -104,7 +104,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=20_000, help="verify at least this many rows")
     args = ap.parse_args()
 
-    from followkit.paths import shared_data
+    from followkit.core.paths import shared_data
 
     data = shared_data()
     if data is None:

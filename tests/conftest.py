@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from followkit.paths import set_default_threads, shared_data
+from followkit.core.paths import set_default_threads, shared_data
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 set_default_threads()  # before any test imports torch; subprocesses inherit it

@@ -12,7 +12,7 @@ from fault_proxy import free_port
 
 from followkit.backends import SamplingParams, load_backend
 from followkit.backends.openai import OpenAIBackend, _cut_at_stop, _normalise_base_url, _retry_after_seconds
-from followkit.errors import BackendError
+from followkit.core.errors import BackendError
 
 
 def test_unknown_spec_says_what_to_use():

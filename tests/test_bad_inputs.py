@@ -53,7 +53,7 @@ SEED = {"id": "s1", "task": "Write a poem about the sea."}
 
 def _response_rows() -> list[dict]:
     """Two Response records as `synth respond` writes them (one following, one not)."""
-    from followkit.schema import Instruction
+    from followkit.core.records import Instruction
     from followkit.synth.common import rule_verdicts, user_chat
     from followkit.synth.respond import response_record
 
@@ -453,7 +453,7 @@ def test_report_recognises_its_own_report(tmp_path: Path) -> None:
 
 
 def test_writers_escape_lone_surrogates(tmp_path: Path) -> None:
-    from followkit.io import AppendLog, read_jsonl, write_json, write_jsonl
+    from followkit.core.io import AppendLog, read_jsonl, write_json, write_jsonl
 
     rec = {"id": "a", "text": "bad \ud800 text"}
     write_jsonl(tmp_path / "a.jsonl", [rec])
@@ -467,8 +467,8 @@ def test_writers_escape_lone_surrogates(tmp_path: Path) -> None:
 
 
 def test_credentials_are_redacted_when_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from followkit.io import write_json, write_jsonl
-    from followkit.redact import redact
+    from followkit.core.io import write_json, write_jsonl
+    from followkit.core.redact import redact
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secretsecretsecret123")
     assert redact("http://user:KEY@host:8000/v1") == "http://user:***@host:8000/v1"
@@ -525,7 +525,7 @@ def test_empty_completions_are_failures_and_not_cached(tmp_path: Path) -> None:
 
 def test_respond_refuses_old_responses_to_a_changed_prompt(tmp_path: Path) -> None:
     from followkit.backends.scripted import ScriptedBackend
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
     from followkit.synth.respond import RespondConfig, run_respond
 
     src = tmp_path / "instructions.jsonl"
@@ -546,7 +546,7 @@ def test_respond_refuses_old_responses_to_a_changed_prompt(tmp_path: Path) -> No
 
 def test_respond_refuses_old_responses_of_another_student(tmp_path: Path) -> None:
     from followkit.backends.scripted import ScriptedBackend
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
     from followkit.synth.respond import STUDENT_FINGERPRINT, RespondConfig, run_respond
 
     src = tmp_path / "instructions.jsonl"
@@ -677,7 +677,7 @@ def test_eval_refuses_a_benchmark_file_with_a_repeated_id(tmp_path: Path) -> Non
 
 
 def test_check_unique_ids_names_the_repeated_item() -> None:
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
     from followkit.evaluate.base import EvalItem
     from followkit.evaluate.runner import check_unique_ids
 

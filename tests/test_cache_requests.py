@@ -227,7 +227,7 @@ def test_location_follows_env_and_option(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_unwritable_cache_location_is_a_one_line_backend_error(tmp_path: Path):
-    from followkit.errors import BackendError
+    from followkit.core.errors import BackendError
 
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from followkit.backends.scripted import ScriptedBackend
 from followkit.cli import main
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.select.car import (
     BETA_SWEEP,
     UNCOND_CHAT,

@@ -97,7 +97,7 @@ def test_sequence_classification_reward_model(tmp_path):
 
 
 def test_causal_lm_is_refused_as_a_reward_model():
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
     from followkit.models import embedded_dir
 
     with pytest.raises(InputError, match="not a sequence-classification reward model"):

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from followkit.backends.scripted import ScriptedBackend
-from followkit.errors import InputError
+from followkit.core.errors import InputError
+from followkit.core.io import read_jsonl
 from followkit.evaluate.cfbench import CFBenchBenchmark, item_scores
 from followkit.evaluate.checklist import ChecklistRequest, judge_checklists, render_checklist_prompt
 from followkit.evaluate.registry import get_benchmark
 from followkit.evaluate.runner import EvalConfig, run_eval
-from followkit.io import read_jsonl
 from followkit.judge import verdict_marker
 
 P, S = "主需", "次需"

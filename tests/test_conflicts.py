@@ -9,7 +9,7 @@ import pytest
 
 from followkit.constraints import conflicts, registry
 from followkit.constraints.conflicts import compatible, compatible_set, conflict_reason, conflicts_of
-from followkit.errors import ConstraintError
+from followkit.core.errors import ConstraintError
 
 IDS = registry.ids()
 KEYWORD_IDS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.evaluate.base import Benchmark, RuleBenchmark
 from followkit.evaluate.followkit_bench import FollowkitBench
 from followkit.evaluate.ifbench import IFBenchBenchmark

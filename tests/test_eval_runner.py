@@ -14,10 +14,10 @@ import pytest
 
 from followkit.backends.cache import CachedBackend, RequestCache
 from followkit.backends.scripted import ScriptedBackend
-from followkit.errors import BackendError, InputError
+from followkit.core.errors import BackendError, InputError
+from followkit.core.io import file_sha256
 from followkit.evaluate.report import render_markdown
 from followkit.evaluate.runner import EvalConfig, run_eval, with_system
-from followkit.io import file_sha256
 
 ROWS = [
     {
@@ -227,7 +227,7 @@ def test_out_dir_of_another_run_is_refused(data, tmp_path):
     ],
 )
 def test_config_validation(kw, msg, tmp_path):
-    from followkit.options import load_settings
+    from followkit.core.settings import load_settings
 
     with pytest.raises(InputError, match=msg):  # given as flags
         load_settings(EvalConfig, flags={"benchmark": "ifeval", **kw})

@@ -8,7 +8,7 @@ import pytest
 
 from followkit.constraints import extra, registry
 from followkit.constraints.text import count_words, paragraphs, sentences_zh
-from followkit.errors import ConstraintError
+from followkit.core.errors import ConstraintError
 
 ZH_TEXT = "人工智能正在改变世界。它让生活更便利！你准备好了吗？"  # 3 sentences, 23 ideographs
 TABLE = "| 城市 | 人口 |\n|---|:---:|\n| 北京 | 2189 |\n| 上海 | 2487 |\n| 广州 | 1868 |"

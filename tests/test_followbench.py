@@ -8,7 +8,7 @@ import re
 import pytest
 
 from followkit.backends.scripted import ScriptedBackend
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.evaluate.followbench import example_verdict, rule_verdict
 from followkit.evaluate.registry import get_benchmark
 from followkit.evaluate.runner import EvalConfig, run_eval

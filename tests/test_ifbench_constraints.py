@@ -7,7 +7,7 @@ import random
 import pytest
 
 from followkit.constraints import ifbench, registry
-from followkit.errors import ConstraintError
+from followkit.core.errors import ConstraintError
 
 GROUPS = ("count", "ratio", "words", "sentence", "format", "custom", "repeat")
 

@@ -9,10 +9,10 @@ import pytest
 from scripted_eval import answering, run_bench
 
 from followkit.backends.scripted import ScriptedBackend
-from followkit.errors import InputError
+from followkit.core.errors import InputError
+from followkit.core.io import write_jsonl
 from followkit.evaluate.ifbench import IFBenchMultiTurnBenchmark
 from followkit.evaluate.runner import EvalConfig, run_eval
-from followkit.io import write_jsonl
 
 # The published rows name every kwarg of every id, null where unused, and write whole numbers as floats.
 KWARG_NAMES = ("N", "small_n", "percentage", "word", "sep", "n", "m", "keyword", "min_words", "max_words")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from followkit.constraints import ifeval
 from followkit.constraints.ifeval import CONSTRAINTS
 from followkit.constraints.text import count_capital_words, count_sentences, count_words
-from followkit.errors import ConstraintError
+from followkit.core.errors import ConstraintError
 
 BY_ID = {ct.id: ct for ct in CONSTRAINTS}
 

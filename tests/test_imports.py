@@ -13,16 +13,19 @@ import followkit
 
 ROOT = Path(followkit.__file__).parent
 
-FOUNDATION = {
-    "errors", "io", "stats", "progress", "paths", "redact", "manifest", "records", "schema", "reasoning",
-}  # fmt: skip
-"""Modules every layer may use; they import only each other."""
+FLOOR = {"core"}
+"""followkit.core: what every layer may use; it imports nothing of followkit outside itself."""
+
+OLD_PATHS = {"followkit.records", "followkit.options"}
+"""Re-exports of core modules at the paths the README once named, for users; followkit never imports them."""
 
 LAYERS: dict[str, set[str]] = {
+    # the floor imports nothing above it
+    "core": set(),
     # constraints know nothing of settings, backends, synthesis, training or evaluation
-    "constraints": FOUNDATION,
+    "constraints": FLOOR,
     # backends know nothing of constraints, synthesis, training or evaluation
-    "backends": FOUNDATION | {"models"},
+    "backends": FLOOR | {"models"},
 }
 """Package -> the top-level modules and packages (besides itself) it may import."""
 
@@ -121,7 +124,7 @@ def test_layers_import_only_what_lies_below() -> None:
     bad = []
     for m, targets in graph.items():
         layer = top(m)
-        allowed = FOUNDATION if layer in FOUNDATION else LAYERS.get(layer)
+        allowed = LAYERS.get(layer)
         if allowed is None:
             continue
         bad += [f"{m} -> {t}" for t in sorted(targets) if top(t) != layer and top(t) not in allowed]
@@ -135,3 +138,19 @@ def test_synth_stages_do_not_import_each_other() -> None:
     allowed = {("followkit.synth.refine", "followkit.synth.respond")}
     bad = [(m, t) for m in stages for t in graph[m] if t in stages and (m, t) not in allowed]
     assert bad == []
+
+
+def test_core_imports_nothing_outside_core() -> None:
+    graph = import_graph()
+    bad = [f"{m} -> {t}" for m in graph if top(m) == "core" for t in sorted(graph[m]) if top(t) != "core"]
+    assert bad == []
+    assert any(top(m) == "core" for m in graph)
+
+
+def test_old_paths_are_for_users_only() -> None:
+    graph = import_graph()
+    assert [f"{m} -> {t}" for m, ts in graph.items() for t in sorted(ts) if t in OLD_PATHS] == []
+    from followkit.core.records import Instruction
+    from followkit.records import Instruction as Old
+
+    assert Old is Instruction

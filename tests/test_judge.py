@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from followkit.backends.scripted import ScriptedBackend
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.judge import (
     JudgeRequest,
     ParseError,
@@ -306,7 +306,7 @@ def test_constraint_numbers_agree_with_the_query():
 
 
 def test_judged_constraints_keep_their_query_numbers_in_synthesis():
-    from followkit.schema import Constraint, render_prompt
+    from followkit.core.records import Constraint, render_prompt
     from followkit.synth.common import VerdictJob, verdicts_for
 
     rule = Constraint(id="punctuation:no_comma", kwargs={}, text="Use no commas.")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.evaluate.kcif import KCIFBenchmark
 from followkit.kcif.instructions import INSTRUCTIONS
 from followkit.kcif.items import builtin_items, load_source, resolve_items

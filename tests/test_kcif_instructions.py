@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.kcif import instructions as K
 from followkit.kcif.instructions import INSTRUCTIONS, NotApplicable, build_prompt
 from followkit.kcif.items import KCIFItem, builtin_items, load_items

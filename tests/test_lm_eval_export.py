@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from followkit.backends.scripted import ScriptedBackend
+from followkit.core.io import read_jsonl
 from followkit.evaluate.runner import EvalConfig, run_eval
-from followkit.io import read_jsonl
 from followkit.lmeval.export import export_lm_eval
 
 IFEVAL = Path("/work/shared/data/ifeval")
@@ -104,7 +104,7 @@ def test_export_writes_tasks_data_and_metrics_module(tmp_path):
 
 
 def test_export_rejects_a_bad_ifeval_file_before_writing(tmp_path):
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(

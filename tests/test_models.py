@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.models import resolve_model_path
 
 pytestmark = pytest.mark.slow  # builds a tiny model from the embedded model's tokenizer

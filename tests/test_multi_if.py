@@ -12,10 +12,10 @@ from scripted_eval import answering, run_bench
 
 from followkit.backends.cache import CachedBackend, RequestCache
 from followkit.backends.scripted import ScriptedBackend
-from followkit.errors import InputError
+from followkit.core.errors import InputError
+from followkit.core.records import Conversation
 from followkit.evaluate.multi_if import multi_if_items
 from followkit.evaluate.runner import EvalConfig, run_eval
-from followkit.schema import Conversation
 
 HEADER = [
     "turns",

@@ -1,4 +1,4 @@
-"""followkit.options: flags and help generated from config models, one loader for every command."""
+"""followkit.core.settings: flags and help generated from config models, one loader for every command."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from followkit.cli import main
 from followkit.commands import app
 from followkit.commands import register_commands as _register_commands
-from followkit.errors import InputError
-from followkit.options import Cache, RefreshCache, cli, config_command, load_settings, option_parameters
+from followkit.core.errors import InputError
+from followkit.core.settings import Cache, RefreshCache, cli, config_command, load_settings, option_parameters
 
 
 class Toy(BaseModel):

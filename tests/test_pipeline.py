@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from followkit.commands.run import check_stage_args
-from followkit.errors import FollowkitError, InputError
+from followkit.core.errors import FollowkitError, InputError
 from followkit.pipeline import load_pipeline, run_pipeline
 
 ROWS = [
@@ -144,7 +144,7 @@ def test_builtin_pipelines_check_with_every_option_on() -> None:
 
 def test_default_training_pool_holds_no_ifbench_constraint(shared: Path) -> None:
     """IFBench measures constraints never seen in training, as its authors keep them apart."""
-    from followkit.io import iter_jsonl
+    from followkit.core.io import iter_jsonl
     from followkit.synth.compose import ComposeConfig, composer_from_config
 
     run = load_pipeline("default", [], "/tmp/x")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
+from followkit.core.records import RECORD_TYPES
 from followkit.pipeline import STAGE_RECORDS, check_chain, load_pipeline, stage_command
-from followkit.records import RECORD_TYPES
 
 STAGES = [
     {"name": "compose", "args": ["synth", "compose", "--out", "${run}/data"], "outputs": ["${run}/data/instructions.jsonl"]},

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.pipeline import (
     RECORD_DIR,
     PipelineRun,

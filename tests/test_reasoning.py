@@ -11,8 +11,8 @@ import pytest
 
 from followkit.backends.scripted import ScriptedBackend
 from followkit.constraints.verify import load_items, summarize, verify_items
+from followkit.core.reasoning import kept_trace_warning, parse_markers, split_reasoning, trace_summary
 from followkit.evaluate.runner import EvalConfig, run_eval
-from followkit.reasoning import kept_trace_warning, parse_markers, split_reasoning, trace_summary
 
 # A trace that breaks most IFEval constraints: commas, capitals, German, a title, a P.S., JSON, quotes.
 TRACE = (

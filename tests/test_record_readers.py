@@ -1,4 +1,4 @@
-"""The readers moved onto followkit.records: every bad row is named by file:line:field."""
+"""The readers moved onto followkit.core.records: every bad row is named by file:line:field."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.runreport import read_samples
 from followkit.select.car import load_teacher
 from followkit.train.data import DataStats, iter_parsed

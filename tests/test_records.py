@@ -1,4 +1,4 @@
-"""followkit.records: one reader and one writer per record type, one adapter per foreign shape."""
+"""followkit.core.records: one reader and one writer per record type, one adapter per foreign shape."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from followkit import records
-from followkit.errors import InputError
+from followkit.core import records
+from followkit.core.errors import InputError
 
 INSTRUCTION = {
     "id": "i1",
@@ -25,7 +25,7 @@ def _file(tmp: Path, *rows: dict | str) -> Path:
 
 
 def test_round_trip_every_type(tmp_path: Path) -> None:
-    from followkit.schema import Instruction
+    from followkit.core.records import Instruction
     from followkit.synth.common import rule_verdicts, user_chat
     from followkit.synth.respond import response_record
 

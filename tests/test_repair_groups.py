@@ -6,8 +6,8 @@ import json
 
 from followkit.backends.scripted import ScriptedBackend
 from followkit.constraints.verify import check_all
-from followkit.io import write_jsonl
-from followkit.schema import Constraint, Instruction, render_prompt
+from followkit.core.io import write_jsonl
+from followkit.core.records import Constraint, Instruction, render_prompt
 from followkit.synth.compose import ComposeConfig, run_compose
 from followkit.synth.pairs import PairsConfig, run_pairs
 from followkit.synth.respond import RespondConfig, run_respond

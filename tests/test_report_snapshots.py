@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from followkit.io import write_json, write_jsonl
+from followkit.core.io import write_json, write_jsonl
 from followkit.runreport import load_run, render_html, render_markdown
 
 SNAPSHOTS = Path(__file__).parent / "fixtures" / "report_snapshots"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from followkit.backends.scripted import ScriptedBackend
-from followkit.errors import ConstraintError, InputError
+from followkit.core.errors import ConstraintError, InputError
 from followkit.rewards import (
     DEFAULT_MODE,
     HybridReward,

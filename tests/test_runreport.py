@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from followkit.io import write_json, write_jsonl
+from followkit.core.io import write_json, write_jsonl
 from followkit.runreport import by_constraint_count, load_run, render_markdown, write_report
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -153,7 +153,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_a_users_report_html_is_never_overwritten(run_dir: Path) -> None:
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
     from followkit.runreport import HTML_MARKER, written_by_followkit
 
     page = write_report(run_dir)["html"]
@@ -178,7 +178,7 @@ def test_a_users_report_html_is_never_overwritten(run_dir: Path) -> None:
 
 
 def test_a_users_report_md_stops_the_html_too(run_dir: Path) -> None:
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
 
     (run_dir / "report.md").write_text("# My own notes\n")
     before = _files(run_dir)
@@ -215,7 +215,7 @@ def test_method_comparisons_and_lead_picture(run_dir: Path) -> None:
 
 
 def test_split_halves_and_panel_label(tmp_path: Path) -> None:
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
     from followkit.evaluate.base import EvalItem
     from followkit.evaluate.runner import split_items
     from followkit.runreport import EvalView, panel_label

@@ -17,7 +17,7 @@ import pytest
 
 from followkit.backends import SamplingParams, load_backend
 from followkit.backends.cache import RequestCache
-from followkit.errors import BackendError
+from followkit.core.errors import BackendError
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 KEY = "followkit-test-key"

@@ -11,7 +11,7 @@ import pytest
 
 from followkit.backends.scripted import ScriptedBackend
 from followkit.cli import main
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.evaluate.base import Benchmark, EvalItem, mean_metric
 from followkit.optimize.corpus import CATEGORIES, builtin_corpus_path, load_components, read_components
 from followkit.optimize.sprig import (

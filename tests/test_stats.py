@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from followkit.stats import PromptOutcome, count_bin, mcnemar_exact, paired_comparison
+from followkit.core.stats import PromptOutcome, count_bin, mcnemar_exact, paired_comparison
 
 
 def test_mcnemar_hand_worked():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from followkit.errors import BackendError, InputError
-from followkit.io import write_json
+from followkit.core.errors import BackendError, InputError
+from followkit.core.io import write_json
 from followkit.synth.common import load_role
 
 

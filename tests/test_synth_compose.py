@@ -11,8 +11,8 @@ import pytest
 from followkit.cli import main
 from followkit.constraints import registry
 from followkit.constraints.conflicts import compatible, compatible_set
-from followkit.errors import InputError
-from followkit.schema import Conversation, render_prompt
+from followkit.core.errors import InputError
+from followkit.core.records import Conversation, render_prompt
 from followkit.synth.bench import bench_instructions
 from followkit.synth.compose import _FOLLOW_UPS, ComposeConfig, Composer, compose, run_compose
 from followkit.synth.kdist import KDist

@@ -10,8 +10,8 @@ import pytest
 from followkit.backends.scripted import ScriptedBackend
 from followkit.constraints.perturb import perturb_add, perturb_delete_add, perturb_modify
 from followkit.constraints.verify import check_all
-from followkit.io import write_jsonl
-from followkit.schema import Constraint, PreferencePair, render_prompt
+from followkit.core.io import write_jsonl
+from followkit.core.records import Constraint, PreferencePair, render_prompt
 from followkit.synth.pairs import (
     PairsConfig,
     run_pairs,

@@ -13,7 +13,7 @@ from followkit.cli import main
 from followkit.constraints import registry
 from followkit.constraints.ifeval import LANGUAGES
 from followkit.constraints.phrasings import NUMBER_WORDS, RELATION_WORDS, VARIANTS, render_variant, variants
-from followkit.schema import render_prompt, render_prompt_layout
+from followkit.core.records import render_prompt, render_prompt_layout
 from followkit.synth.compose import Composer, compose
 from followkit.synth.seeds import BUILTIN_WIDE, load_seeds
 

@@ -7,8 +7,8 @@ import re
 
 from followkit.backends.scripted import ScriptedBackend
 from followkit.constraints.verify import check_all
-from followkit.io import write_jsonl
-from followkit.schema import Constraint, Instruction, render_prompt
+from followkit.core.io import write_jsonl
+from followkit.core.records import Constraint, Instruction, render_prompt
 from followkit.synth.refine import RefineConfig, refine_prompt, run_refine
 from followkit.synth.respond import RespondConfig, run_respond
 

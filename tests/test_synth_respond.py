@@ -7,9 +7,9 @@ import json
 import pytest
 
 from followkit.backends.scripted import ScriptedBackend
-from followkit.errors import ConstraintError, InputError
-from followkit.io import write_jsonl
-from followkit.schema import Constraint, Instruction, render_prompt
+from followkit.core.errors import ConstraintError, InputError
+from followkit.core.io import write_jsonl
+from followkit.core.records import Constraint, Instruction, render_prompt
 from followkit.synth.respond import RespondConfig, run_respond
 
 RULES = [

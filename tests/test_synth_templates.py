@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.synth.common import render_template
 from followkit.synth.expand import (
     QCResult,

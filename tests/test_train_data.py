@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.train.data import DataStats, TokenizedItem, load_items, truncate_item
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from followkit.cli import main
-from followkit.errors import ConstraintError, InputError
+from followkit.core.errors import ConstraintError, InputError
 from followkit.train.grpo import load_prompts
 
 NO_COMMA, LOWER = "punctuation:no_comma", "change_case:english_lowercase"

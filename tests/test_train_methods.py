@@ -21,7 +21,7 @@ def test_every_list_of_methods_is_the_table():
 
 
 def test_rows_name_real_fields_and_functions():
-    from followkit.records import RECORD_TYPES
+    from followkit.core.records import RECORD_TYPES
     from followkit.train.config import TrainConfig
 
     for name, row in METHODS.items():

@@ -10,7 +10,7 @@ import torch
 from test_train_support import DPO, IOPO, SFT
 
 from followkit.cli import main
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.train.data import TokenizedItem, load_items
 from followkit.train.mix import (
     BUILTIN_MIX,
@@ -122,7 +122,7 @@ def test_bad_general_record_names_file_line_field(tmp_path, rec, where):
 
 
 def test_general_records_read_through_the_record_layer(tmp_path):
-    from followkit.records import GeneralRecord
+    from followkit.core.records import GeneralRecord
 
     rows = [
         {

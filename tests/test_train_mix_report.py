@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from followkit.io import write_json
+from followkit.core.io import write_json
 from followkit.runreport import load_run, render_html, render_markdown
 
 

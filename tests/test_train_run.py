@@ -186,7 +186,7 @@ def test_iopo_on_embedded_model_writes_a_loadable_merged_model(tmp_path):
 
 @pytest.mark.parametrize(("name", "method"), [("train_iopo.yaml", "iopo"), ("train_dpo_sft.yaml", "dpo")])
 def test_example_train_configs_validate(name, method):
-    from followkit.config import load_yaml
+    from followkit.core.settings import load_yaml
     from followkit.train.config import TrainConfig
 
     path = Path(__file__).parents[1] / "src" / "followkit" / "configs" / name

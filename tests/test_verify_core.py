@@ -9,7 +9,7 @@ import pytest
 from followkit.constraints import registry
 from followkit.constraints.base import ConstraintType
 from followkit.constraints.verify import Item, check_all, load_items, loose_variants, summarize, verify_items
-from followkit.errors import ConstraintError, InputError
+from followkit.core.errors import ConstraintError, InputError
 
 
 def write(path, rows):

@@ -12,7 +12,7 @@ import pytest
 from followkit.backends.cache import CachedBackend, RequestCache
 from followkit.backends.scripted import ScriptedBackend
 from followkit.cli import main
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.winrate import (
     WinRateConfig,
     length_controlled,
@@ -432,7 +432,7 @@ def test_summarize_counts_ties_as_half():
 
 
 def test_read_difficulty_goes_through_the_record_layer(tmp_path):
-    from followkit.records import DifficultyRow
+    from followkit.core.records import DifficultyRow
     from followkit.winrate import read_difficulty
 
     plain = _write(tmp_path / "plain.jsonl", [{"id": "p0", "difficulty": 0.2}, {"id": 7, "difficulty": 1}])

@@ -13,8 +13,8 @@ __all__ = ["app", "main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one line and exit 2, never a traceback."""
-    from followkit.errors import FollowkitError
-    from followkit.paths import quiet_library_bars, set_default_threads
+    from followkit.core.errors import FollowkitError
+    from followkit.core.paths import quiet_library_bars, set_default_threads
 
     set_default_threads()
     quiet_library_bars()
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except FollowkitError as exc:
-        from followkit.redact import redact
+        from followkit.core.redact import redact
 
         typer.secho(redact(f"error: {' '.join(str(exc).split())}"), fg="red", err=True)
         return exc.exit_code

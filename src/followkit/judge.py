@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from followkit.backends.base import Backend, Chat, Progress, SamplingParams
-from followkit.errors import InputError
-from followkit.reasoning import DEFAULT_MARKERS, Setting, answer_text
-from followkit.stats import Metric, mean_metric
+from followkit.core.errors import InputError
+from followkit.core.reasoning import DEFAULT_MARKERS, Setting, answer_text
+from followkit.core.stats import Metric, mean_metric
 
 PLACEHOLDERS = ("query", "constraints", "response", "tag", "n", "verdict", "keys")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from followkit.errors import BackendError, InputError
-from followkit.paths import home
+from followkit.core.errors import BackendError, InputError
+from followkit.core.paths import home
 
 EMBEDDED_ID = "SmolLM2-135M-Instruct"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"

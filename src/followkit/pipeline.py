@@ -35,9 +35,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from followkit.config import apply_overrides, load_yaml
-from followkit.errors import FollowkitError, InputError
-from followkit.io import file_sha256, write_json
+from followkit.core.errors import FollowkitError, InputError
+from followkit.core.io import file_sha256, write_json
+from followkit.core.settings import apply_overrides, load_yaml
 from followkit.train.methods import METHODS
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
@@ -460,7 +460,7 @@ def dependencies(stages: list[StageSpec]) -> dict[str, set[str]]:
 
 @dataclass(frozen=True)
 class StageRecords:
-    """The record types (followkit.records.RECORD_TYPES names) a sub-command reads and writes."""
+    """The record types (followkit.core.records.RECORD_TYPES names) a sub-command reads and writes."""
 
     reads: tuple[str, ...] = ()  # types it accepts in the JSONL file it reads (empty: not checked)
     flag: str | None = None  # the option naming that file; without it, every .jsonl input

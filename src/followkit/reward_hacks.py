@@ -258,7 +258,7 @@ def gate_precision(gate: float = GATE) -> dict[str, float | int]:
 
 
 def _answer(text: str) -> str:
-    from followkit.reasoning import answer_text
+    from followkit.core.reasoning import answer_text
 
     return answer_text(text, "strip")
 

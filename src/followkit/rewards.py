@@ -29,7 +29,7 @@ Logged through TRL's ``log_metric`` hook when given (the GRPOTrainer passes it):
 deviation of the 0/1 verdicts (in the reward's mode) of every constraint whose id starts with
 ``<family>:``, over the completions of one call; with a judge, ``judge/quality`` (mean score / 10).
 
-Reasoning traces (``<think>...</think>``, followkit.reasoning) are split off before anything is
+Reasoning traces (``<think>...</think>``, followkit.core.reasoning) are split off before anything is
 checked or judged: only the answer earns reward, and an unclosed trace is an empty answer that
 follows nothing. ``reasoning="keep"`` turns this off; ``reasoning_markers`` names other tags.
 
@@ -49,8 +49,8 @@ from typing import Any, Literal
 from followkit.constraints import registry
 from followkit.constraints.text import count_words, has_cjk
 from followkit.constraints.verify import Check, parse_checks, verdicts
-from followkit.errors import ConstraintError, InputError
-from followkit.reasoning import DEFAULT_MARKERS, Setting, answer_text, parse_markers
+from followkit.core.errors import ConstraintError, InputError
+from followkit.core.reasoning import DEFAULT_MARKERS, Setting, answer_text, parse_markers
 
 Mode = Literal["all", "fraction"]
 MODES: tuple[Mode, ...] = ("all", "fraction")

@@ -12,7 +12,7 @@ import base64
 import re
 from pathlib import Path
 
-from followkit.io import write_json, write_text_atomic
+from followkit.core.io import write_json, write_text_atomic
 from followkit.report.html import HTML_MARKER, render_html
 from followkit.report.markdown import DIFFERENCES_PNG, render_markdown
 from followkit.report.plots import plot_differences, plot_training
@@ -80,7 +80,7 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
     md, page = rd / "report.md", rd / "report.html"
     for path in (md, page):  # both checked before either is written: a refusal changes nothing
         if path.is_dir() or (path.exists() and not written_by_followkit(path)):
-            from followkit.errors import InputError
+            from followkit.core.errors import InputError
 
             raise InputError(
                 "was not written by followkit and is never overwritten: move it away first", path=str(path)

@@ -31,12 +31,18 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from followkit.backends.base import Backend, SamplingParams
-from followkit.errors import InputError
-from followkit.io import text_sha256, write_json, write_jsonl
-from followkit.options import MODEL_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
-from followkit.reasoning import DEFAULT_MARKERS, DEFAULT_MARKERS_TEXT, Setting, answer_text, parse_markers
-from followkit.records import DifficultyRow, iter_records, read
-from followkit.stats import Metric, mean_metric
+from followkit.core.errors import InputError
+from followkit.core.io import text_sha256, write_json, write_jsonl
+from followkit.core.reasoning import (
+    DEFAULT_MARKERS,
+    DEFAULT_MARKERS_TEXT,
+    Setting,
+    answer_text,
+    parse_markers,
+)
+from followkit.core.records import DifficultyRow, iter_records, read
+from followkit.core.settings import MODEL_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
+from followkit.core.stats import Metric, mean_metric
 
 if TYPE_CHECKING:
     import numpy as np  # imported where used: `followkit --help` stays fast
@@ -72,7 +78,7 @@ class Row:
 
 
 class ResponseRow(BaseModel):
-    """A response row as winrate reads it (through followkit.records' adapters): prompt, response, id?, model?."""
+    """A response row as winrate reads it (through followkit.core.records' adapters): prompt, response, id?, model?."""
 
     model_config = ConfigDict(extra="allow")
     id: str | StrictInt | None = None
@@ -86,7 +92,7 @@ def read_responses(
 ) -> list[Row]:
     """Rows of a response file; InputError naming file, line and field for a bad or duplicate row.
 
-    A reasoning trace is split off each response (followkit.reasoning): the judge compares answers,
+    A reasoning trace is split off each response (followkit.core.reasoning): the judge compares answers,
     and the length control measures answers."""
     return [
         Row(
@@ -331,7 +337,7 @@ def length_controlled(
 
 
 class WinRateConfig(BaseModel):
-    """Settings of `followkit winrate`; each is also a flag (followkit.options)."""
+    """Settings of `followkit winrate`; each is also a flag (followkit.core.settings)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -383,7 +389,7 @@ def judge_pairs(
     markers: tuple[str, str] = DEFAULT_MARKERS,
 ) -> list[dict[str, Any]]:
     """Judge each pair in both orders; one record per pair with both raw judgments and the preference."""
-    from followkit.progress import stage_progress
+    from followkit.core.progress import stage_progress
 
     chats = []
     marked = "{{verdict}}" in template

@@ -14,7 +14,7 @@ from followkit.backends.base import (
     backend_class,
     parse_spec,
 )
-from followkit.errors import BackendError
+from followkit.core.errors import BackendError
 
 __all__ = [
     "BACKENDS",

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from followkit.errors import BackendError
+from followkit.core.errors import BackendError
 
 Chat = list[dict[str, str]]  # [{"role": "system"|"user"|"assistant", "content": ...}]
 Progress = Callable[[int], None]  # called with the number of items just finished

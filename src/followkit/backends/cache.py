@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from followkit.backends.base import Backend, Chat, Completion, Progress, SamplingParams
-from followkit.errors import BackendError
-from followkit.paths import home
+from followkit.core.errors import BackendError
+from followkit.core.paths import home
 
 CACHE_FORMAT = 1
 """Bumped when the key derivation or the stored value changes; old entries then simply miss."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from followkit.backends.base import Backend, Chat, Completion, Progress, SamplingParams
-from followkit.errors import BackendError
+from followkit.core.errors import BackendError
 
 DEFAULT_CPU_BATCH = 16
 DEFAULT_GPU_BATCH = 64

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from followkit.backends.base import Backend, Chat, Completion, Progress, SamplingParams
-from followkit.errors import BackendError
-from followkit.redact import redact
+from followkit.core.errors import BackendError
+from followkit.core.redact import redact
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 API_KEY_VARS = ("FOLLOWKIT_API_KEY", "OPENAI_API_KEY")

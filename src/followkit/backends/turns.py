@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from followkit.backends.base import Backend, Chat, SamplingParams
-from followkit.reasoning import DEFAULT_MARKERS, Setting, split_completion
+from followkit.core.reasoning import DEFAULT_MARKERS, Setting, split_completion
 
 EARLIER_ANSWERS_WITHOUT_TRACE = True
 """Policy: in a multi-turn conversation the model's earlier answers go back into the chat as the answer

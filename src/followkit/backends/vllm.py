@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from followkit.backends.base import Backend, Chat, Completion, Progress, SamplingParams
-from followkit.errors import BackendError
+from followkit.core.errors import BackendError
 
 INSTALL_HINT = "pip install 'followkit[vllm]' on a machine with a CUDA GPU, or use hf:PATH / openai:NAME"
 

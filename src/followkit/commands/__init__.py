@@ -19,7 +19,7 @@ app = typer.Typer(
     name="followkit",
     help=(
         "Make language models follow complex, multi-constraint instructions, and measure it.\n\n"
-        "Stages pass typed JSONL records (followkit.records): synth compose -> Instruction -> synth respond "
+        "Stages pass typed JSONL records (followkit.core.records): synth compose -> Instruction -> synth respond "
         "-> Response -> synth pairs / refine -> PreferencePair (dpo), IOPOGroup (iopo), SFTRecord (sft) "
         "-> train --method of the same name; eval writes EvalSample rows (samples.jsonl) for report and "
         "compare; car reads each teacher's Response file as a TeacherSet.\n\n"
@@ -27,7 +27,7 @@ app = typer.Typer(
         "duplicate ids and empty files are refused. Rows in IFEval/IFBench, TRACE, AlpacaEval, bare "
         "prompt/messages or TRL conversational shape come in through one adapter each. "
         "`followkit run --dry-run` checks that each pipeline stage reads the record type its producer writes.\n\n"
-        "Settings: each command's options are the fields of one config model (followkit.options), so a "
+        "Settings: each command's options are the fields of one config model (followkit.core.settings), so a "
         "default is written once and shown in --help. --config FILE (YAML, the same field names) and "
         "--set key=value layer as: defaults < file < flags < --set; errors name the file and field or the flag."
     ),
@@ -70,8 +70,8 @@ def check_args(args: list[str]) -> None:
     `followkit run` checks every stage this way first, so a misspelt flag in a pipeline's last stage
     fails before the first stage spends its minutes.
     """
-    from followkit.errors import InputError
-    from followkit.options import load_settings
+    from followkit.core.errors import InputError
+    from followkit.core.settings import load_settings
 
     register_commands()
     cmd, rest, parent, name = _click_app(), list(args), None, "followkit"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from followkit.core.settings import config_command
 from followkit.evaluate.compare import CompareConfig
-from followkit.options import config_command
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        from followkit.core.io import write_json
         from followkit.evaluate.compare import compare_outcomes, load_outcomes, verdict_line
-        from followkit.io import write_json
 
         base, other, out = cfg.base, cfg.other, cfg.out
         c = compare_outcomes(load_outcomes(base), load_outcomes(other), n_boot=cfg.n_boot, seed=cfg.seed)

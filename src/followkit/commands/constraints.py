@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from followkit.constraints import registry
-        from followkit.errors import FollowkitError
+        from followkit.core.errors import FollowkitError
 
         rows = [ct for _, ct in sorted(registry.registry().items()) if _in_family(ct, family)]
         if not rows:
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         import json
 
         from followkit.constraints import registry
-        from followkit.errors import InputError
+        from followkit.core.errors import InputError
 
         if lang not in ("en", "zh"):
             raise InputError(f"expected 'en' or 'zh', got {lang!r}", field="--lang")

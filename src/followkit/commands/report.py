@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.markdown import Markdown
 
-        from followkit.errors import InputError
+        from followkit.core.errors import InputError
         from followkit.runreport import REPORT_MARKER, write_report
 
         rd = Path(run_dir)

@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
 def check_stage_args(run: PipelineRun) -> None:
     """Every enabled stage's command line parsed and its settings built, before any stage runs."""
     from followkit.commands import check_args
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
 
     for stage in run.spec.stages:
         if not stage.enabled:

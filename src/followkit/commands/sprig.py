@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from followkit.core.settings import config_command
 from followkit.optimize.sprig import SprigConfig
-from followkit.options import config_command
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from followkit.options import config_command, parameter
+from followkit.core.settings import config_command, parameter
 from followkit.synth.compose import ComposeConfig
 from followkit.synth.expand import ExpandConfig
 from followkit.synth.pairs import PairsConfig

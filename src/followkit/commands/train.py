@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from followkit.options import config_command, parameter
+from followkit.core.settings import config_command, parameter
 from followkit.train.config import TrainConfig
 
 
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         """
         import yaml
 
-        from followkit.redact import redact
+        from followkit.core.redact import redact
         from followkit.train import run
 
         check_data(settings)  # every record, before OUT/config.yaml is written or a model loads
@@ -51,8 +51,8 @@ def check_data(settings: object) -> None:
     """
     import importlib
 
-    from followkit.errors import InputError
-    from followkit.io import check_input_file
+    from followkit.core.errors import InputError
+    from followkit.core.io import check_input_file
     from followkit.train.data import data_files
     from followkit.train.methods import method as train_method
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from followkit.core.settings import config_command
 from followkit.evaluate.verify import VerifyConfig
-from followkit.options import config_command
 
 
 def register(app: typer.Typer) -> None:
@@ -16,8 +16,8 @@ def register(app: typer.Typer) -> None:
     @config_command(app, "verify", VerifyConfig)
     def verify(cfg: VerifyConfig) -> None:
         """Verify responses against their constraints and print prompt/instruction-level accuracy."""
+        from followkit.core.reasoning import kept_trace_warning
         from followkit.evaluate.verify import run_verify
-        from followkit.reasoning import kept_trace_warning
 
         doc = run_verify(cfg)
         warning = kept_trace_warning(doc["reasoning"])

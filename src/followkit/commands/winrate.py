@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from followkit.options import config_command
+from followkit.core.settings import config_command
 from followkit.winrate import WinRateConfig
 
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from followkit.errors import ConstraintError, first_error
+from followkit.core.errors import ConstraintError, first_error
 
 
 class NoKwargs(BaseModel):

@@ -34,7 +34,7 @@ from followkit.constraints.edits import (
     title_from,
 )
 from followkit.constraints.text import count_cjk, count_words, has_cjk, paragraphs, sentences_zh
-from followkit.errors import ConstraintError
+from followkit.core.errors import ConstraintError
 
 ZH_MIN_CJK_SHARE = 0.5
 """`trace_language:response_language`: text is Chinese when CJK ideographs make up at least this

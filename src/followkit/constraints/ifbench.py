@@ -31,7 +31,7 @@ from followkit.constraints.text import (
     treebank_tokens,
     word_tokens,
 )
-from followkit.errors import ConstraintError
+from followkit.core.errors import ConstraintError
 
 
 def _wordlist(text: str) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from followkit.constraints.registry import is_rule
-from followkit.schema import Constraint
+from followkit.core.records import Constraint
 
 
 class Perturbation(BaseModel):

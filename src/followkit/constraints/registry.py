@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 from followkit.constraints.base import ConstraintType
 from followkit.constraints.taxonomy import DIMENSIONS
-from followkit.errors import ConstraintError
+from followkit.core.errors import ConstraintError
 
 # Each family module exposes CONSTRAINTS: list[ConstraintType]. Built-in families and plugins
 # register the same way: one line here (or FOLLOWKIT_CONSTRAINTS, a comma list of modules).

@@ -30,13 +30,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from followkit import records
 from followkit.constraints import registry
 from followkit.constraints.base import ConstraintType
-from followkit.errors import ConstraintError, InputError
-from followkit.io import iter_jsonl, require
-from followkit.reasoning import DEFAULT_MARKERS, Status, read_answer
-from followkit.records import ConstrainedResponse, Constraint, PromptResponse
+from followkit.core import records
+from followkit.core.errors import ConstraintError, InputError
+from followkit.core.io import iter_jsonl, require
+from followkit.core.reasoning import DEFAULT_MARKERS, Status, read_answer
+from followkit.core.records import ConstrainedResponse, Constraint, PromptResponse
 
 Mode = Literal["strict", "loose"]
 MODES: tuple[Mode, ...] = ("strict", "loose")
@@ -133,7 +133,7 @@ class Item:
     checks: list[Check] = field(repr=False)
     where: str = ""  # file:line, for messages
     judged: list[str] = field(default_factory=list)  # ids left to a judge (not rule-checkable)
-    reasoning: str | None = None  # the trace split off the response (followkit.reasoning)
+    reasoning: str | None = None  # the trace split off the response (followkit.core.reasoning)
     reasoning_status: Status = "none"
 
     def read_reasoning(self, setting: str, markers: tuple[str, str]) -> Item:
@@ -245,7 +245,7 @@ def load_items(
 
     With `prompts`, a prompt that has no response is left out and its key appended to `missing`
     (MISSING_RESPONSES_SKIPPED). Each response is split into trace and answer as `reasoning` says
-    (followkit.reasoning); the answer is what is verified."""
+    (followkit.core.reasoning); the answer is what is verified."""
     path = str(path)
     if prompts is not None:
         items = _load_joined(path, str(prompts), missing, semantics)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from followkit.backends.base import Backend, Chat
-from followkit.stats import Metric, accuracy, mean_metric
+from followkit.core.stats import Metric, accuracy, mean_metric
 
-__all__ = ["Metric", "accuracy", "mean_metric"]  # their home is followkit.stats
+__all__ = ["Metric", "accuracy", "mean_metric"]  # their home is followkit.core.stats
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Benchmark(ABC):
     name: str
     needs_judge: bool = False
     semantics: str = "reference"  # how rule checkers read the benchmark (registry.SEMANTICS)
-    reasoning: str = "strip"  # how a judge reads answers and its own output (followkit.reasoning)
+    reasoning: str = "strip"  # how a judge reads answers and its own output (followkit.core.reasoning)
     reasoning_markers: tuple[str, str] = ("<think>", "</think>")
 
     @abstractmethod

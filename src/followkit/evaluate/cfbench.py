@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from followkit.backends.base import Backend
-from followkit.errors import FollowkitError, InputError
+from followkit.core.errors import FollowkitError, InputError
+from followkit.core.stats import Metric, accuracy, mean_metric
 from followkit.evaluate.base import Benchmark, Breakdowns, EvalItem
 from followkit.evaluate.checklist import (
     ChecklistRequest,
@@ -26,7 +27,6 @@ from followkit.evaluate.checklist import (
     checklist_template,
     judge_checklists,
 )
-from followkit.stats import Metric, accuracy, mean_metric
 
 PRIMARY, SECONDARY = "主需", "次需"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from followkit.backends.base import Backend, Chat, SamplingParams
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.judge import (
     JUDGE_MAX_TOKENS,
     ParseError,
@@ -245,7 +245,7 @@ def read_records(path: str, what: str) -> list[tuple[int, dict[str, Any]]]:
                 raise InputError(f"record {k}: expected a JSON object, got {type(rec).__name__}", path=path)
             out.append((k, rec))
         return out
-    from followkit.io import iter_jsonl
+    from followkit.core.io import iter_jsonl
 
     return list(iter_jsonl(path))
 

@@ -10,16 +10,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from followkit.errors import InputError
-from followkit.options import cli
-from followkit.stats import Comparison, PromptOutcome, paired_comparison
+from followkit.core.errors import InputError
+from followkit.core.settings import cli
+from followkit.core.stats import Comparison, PromptOutcome, paired_comparison
 
 N_BOOT = 10_000
 BOOT_SEED = 0
 
 
 class CompareConfig(BaseModel):
-    """Settings of `followkit compare`; each is also a flag or argument (followkit.options)."""
+    """Settings of `followkit compare`; each is also a flag or argument (followkit.core.settings)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -76,7 +76,7 @@ def load_outcomes(eval_dir: str | Path) -> dict[str, PromptOutcome]:
         raise InputError(
             "no samples.jsonl: not an evaluation folder (run `followkit eval` first)", path=str(path)
         )
-    from followkit.records import EvalSample, read
+    from followkit.core.records import EvalSample, read
 
     return outcomes([s.model_dump() for s in read(path, EvalSample, shape="prompt")])
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from followkit.backends.base import Backend
-from followkit.errors import FollowkitError, InputError
+from followkit.core.errors import FollowkitError, InputError
+from followkit.core.stats import Metric, accuracy
 from followkit.evaluate.base import Benchmark, Breakdowns, EvalItem
 from followkit.evaluate.checklist import (
     ChecklistRequest,
@@ -33,7 +34,6 @@ from followkit.evaluate.checklist import (
     checklist_template,
     judge_checklists,
 )
-from followkit.stats import Metric, accuracy
 
 CONSTRAINT_TYPES = {
     "Lexical": ("Word Matching", "Keywords"),

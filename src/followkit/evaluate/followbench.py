@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from followkit.backends.base import Backend
-from followkit.errors import FollowkitError, InputError
+from followkit.core.errors import FollowkitError, InputError
+from followkit.core.stats import Metric, accuracy, mean_metric
 from followkit.evaluate.base import Benchmark, Breakdowns, EvalItem
 from followkit.evaluate.checklist import ChecklistRequest, checklist_template, judge_checklists
-from followkit.stats import Metric, accuracy, mean_metric
 
 CATEGORIES = ("content", "situation", "style", "format", "example", "mixed")
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
+from followkit.core.io import iter_jsonl
+from followkit.core.records import Instruction
+from followkit.core.stats import accuracy
 from followkit.evaluate.base import Breakdowns, EvalItem, RuleBenchmark
 from followkit.evaluate.ifeval import validate_constraints
-from followkit.io import iter_jsonl
-from followkit.schema import Instruction
-from followkit.stats import accuracy
 
 
 def instruction_item(inst: Instruction) -> EvalItem:

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
+from followkit.core.io import iter_jsonl, require
 from followkit.evaluate.base import EvalItem, RuleBenchmark
 from followkit.evaluate.ifeval import ifeval_items
-from followkit.io import iter_jsonl, require
 
 _ROLES = ("system", "user", "assistant")
 

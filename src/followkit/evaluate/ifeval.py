@@ -6,9 +6,9 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from followkit.errors import ConstraintError, InputError
+from followkit.core.errors import ConstraintError, InputError
+from followkit.core.io import iter_jsonl, require
 from followkit.evaluate.base import EvalItem, RuleBenchmark
-from followkit.io import iter_jsonl, require
 
 HF_DATASET = "google/IFEval"
 HUB_PROBE_TIMEOUT_S = 5.0

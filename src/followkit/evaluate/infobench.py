@@ -19,7 +19,8 @@ from collections import defaultdict
 from typing import Any
 
 from followkit.backends.base import Backend
-from followkit.errors import FollowkitError, InputError
+from followkit.core.errors import FollowkitError, InputError
+from followkit.core.stats import Metric, accuracy, mean_metric
 from followkit.evaluate.base import Benchmark, Breakdowns, EvalItem
 from followkit.evaluate.checklist import (
     ChecklistRequest,
@@ -27,7 +28,6 @@ from followkit.evaluate.checklist import (
     checklist_template,
     judge_checklists,
 )
-from followkit.stats import Metric, accuracy, mean_metric
 
 ALL_QUESTIONS_ONE_REQUEST = True
 """The judge answers all of an instruction's questions in one request, numbered, ending with

@@ -12,12 +12,12 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from followkit.backends.base import Backend
+from followkit.core.stats import Metric, mean_metric
 from followkit.evaluate.base import Benchmark, EvalItem
 from followkit.kcif.instructions import INSTRUCTIONS, KCIFInstruction, build_prompt
 from followkit.kcif.items import KCIFItem, item_from_record, resolve_items
 from followkit.kcif.normalize import normalize, parse_response, postprocess
 from followkit.kcif.scoring import classify_error, expected_output, is_correct_loose, kcif_metrics
-from followkit.stats import Metric, mean_metric
 
 INSTRUCTIONS_PER_ITEM = 2
 """How many instructions each item is asked under (besides once plainly)."""

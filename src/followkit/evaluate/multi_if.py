@@ -28,9 +28,9 @@ from collections import defaultdict
 from typing import Any
 
 from followkit.backends.base import Backend
-from followkit.errors import InputError
+from followkit.core.errors import InputError
+from followkit.core.stats import Metric, accuracy
 from followkit.evaluate.base import Breakdowns, EvalItem, MultiTurnBenchmark
-from followkit.stats import Metric, accuracy
 
 ALL_LANGUAGES = "all"
 """The row of the per-language table that pools every language (the authors' "all_languages")."""
@@ -103,7 +103,7 @@ class _Row:
 def _turn(row: _Row, k: int) -> dict[str, Any]:
     """Turn k of a row: {"prompt", "constraints"}; constraints validated against the registry."""
     from followkit.constraints import registry
-    from followkit.errors import ConstraintError
+    from followkit.core.errors import ConstraintError
 
     pf, idf, kwf = f"turn_{k}_prompt", f"turn_{k}_instruction_id_list", f"turn_{k}_kwargs"
     msg = row.json(pf)
@@ -144,7 +144,7 @@ def multi_if_items(path: str) -> list[EvalItem]:
     """EvalItems from Multi-IF's published CSV: one per conversation, its turns in `item.turns`."""
     from pathlib import Path
 
-    from followkit.schema import Conversation
+    from followkit.core.records import Conversation
 
     p = Path(path)
     if not p.is_file():

@@ -7,7 +7,7 @@ import importlib
 import os
 from types import MappingProxyType
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.evaluate.base import Benchmark
 
 # Built-ins; plugins add "name=module:attr" pairs in FOLLOWKIT_BENCHMARKS (comma separated).

@@ -19,21 +19,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from followkit.backends.base import Backend, Chat, SamplingParams
-from followkit.errors import BackendError, InputError
-from followkit.evaluate.base import Benchmark, EvalItem, MultiTurnBenchmark
-from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
-from followkit.io import AppendLog, file_sha256, text_sha256, write_json, write_jsonl
-from followkit.manifest import versions
-from followkit.options import Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
-from followkit.progress import stage_progress
-from followkit.reasoning import (
+from followkit.core.errors import BackendError, InputError
+from followkit.core.io import AppendLog, file_sha256, text_sha256, write_json, write_jsonl
+from followkit.core.manifest import versions
+from followkit.core.progress import stage_progress
+from followkit.core.reasoning import (
     DEFAULT_MARKERS_TEXT,
     kept_trace_warning,
     parse_markers,
     split_completion,
     trace_summary,
 )
-from followkit.stats import Metric
+from followkit.core.settings import Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
+from followkit.core.stats import Metric
+from followkit.evaluate.base import Benchmark, EvalItem, MultiTurnBenchmark
+from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
 
 DEFAULT_BATCH = {"openai": 64, "vllm": 256}
 """Prompts per backend call when --batch-size is not given (local engines: LOCAL_CHUNK)."""
@@ -61,7 +61,7 @@ FINGERPRINT_FIELDS = (
 
 
 class EvalConfig(BaseModel):
-    """Settings of `followkit eval`; each is also a flag (followkit.options)."""
+    """Settings of `followkit eval`; each is also a flag (followkit.core.settings)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -192,7 +192,7 @@ def _check_out_dir(out: Path, fingerprint: dict[str, Any]) -> None:
             old = json.loads(cfg_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             old = {}
-        from followkit.redact import redact_obj
+        from followkit.core.redact import redact_obj
 
         stored = redact_obj(fingerprint)  # run_config.json holds the redacted values
         diff = [k for k in FINGERPRINT_FIELDS if old.get(k) != stored.get(k)]

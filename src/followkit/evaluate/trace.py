@@ -12,11 +12,11 @@ from typing import Any
 
 from followkit.backends.base import Backend
 from followkit.constraints.taxonomy import dimension
-from followkit.errors import FollowkitError, InputError
+from followkit.core.errors import FollowkitError, InputError
+from followkit.core.io import iter_jsonl, require
+from followkit.core.stats import Metric, accuracy, mean_metric
 from followkit.evaluate.base import Benchmark, Breakdowns, EvalItem
-from followkit.io import iter_jsonl, require
 from followkit.judge import JudgeRequest, if_metrics, judge
-from followkit.stats import Metric, accuracy, mean_metric
 
 UNKNOWN_DIMENSION = "other"
 """Policy: a `levels2` label outside TRACE's 26 dimensions (the eval set has '输入格式约束' and '·')

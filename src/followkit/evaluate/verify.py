@@ -9,13 +9,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.constraints.verify import MODES, Mode
-from followkit.errors import InputError
-from followkit.options import Reasoning, ReasoningMarkers, cli
-from followkit.reasoning import DEFAULT_MARKERS_TEXT
+from followkit.core.errors import InputError
+from followkit.core.reasoning import DEFAULT_MARKERS_TEXT
+from followkit.core.settings import Reasoning, ReasoningMarkers, cli
 
 
 class VerifyConfig(BaseModel):
-    """Settings of `followkit verify`; each is also a flag (followkit.options)."""
+    """Settings of `followkit verify`; each is also a flag (followkit.core.settings)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -49,9 +49,9 @@ class VerifyConfig(BaseModel):
 def run_verify(cfg: VerifyConfig, progress: bool | None = None) -> dict[str, Any]:
     """Verify cfg.file; writes verdicts and results.json to cfg.out when given; returns results.json's body."""
     from followkit.constraints.verify import default_workers, load_items, verify_items
-    from followkit.io import file_sha256
-    from followkit.progress import stage_progress
-    from followkit.reasoning import parse_markers
+    from followkit.core.io import file_sha256
+    from followkit.core.progress import stage_progress
+    from followkit.core.reasoning import parse_markers
 
     if cfg.out is not None and cfg.out.exists() and not cfg.out.is_dir():
         raise InputError(
@@ -79,8 +79,8 @@ def _write(
 ) -> dict[str, Any]:
     from followkit import __version__
     from followkit.constraints.verify import summarize, verdict_rows
-    from followkit.io import write_json, write_jsonl
-    from followkit.reasoning import trace_summary
+    from followkit.core.io import write_json, write_jsonl
+    from followkit.core.reasoning import trace_summary
 
     traces = trace_summary([it.reasoning_status for it in items], cfg.reasoning, markers)
     summary = {m: summarize(items, v) for m, v in results.items()}

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from followkit.constraints.text import has_cjk
-from followkit.errors import FollowkitError, InputError
+from followkit.core.errors import FollowkitError, InputError
 from followkit.kcif.items import LABELS, KCIFItem
 from followkit.kcif.normalize import normalize
 from followkit.kcif.numbers import (

@@ -11,8 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from followkit.errors import InputError
-from followkit.io import iter_jsonl, require
+from followkit.core.errors import InputError
+from followkit.core.io import iter_jsonl, require
 from followkit.kcif.numbers import parse_number
 
 LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

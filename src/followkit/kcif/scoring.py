@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from followkit.core.stats import Metric, mean_metric
 from followkit.kcif.instructions import (
     CATEGORIES,
     INSTRUCTIONS,
@@ -23,7 +24,6 @@ from followkit.kcif.instructions import (
 )
 from followkit.kcif.items import KCIFItem
 from followkit.kcif.normalize import normalize, parse_response, postprocess, same
-from followkit.stats import Metric, mean_metric
 
 KNOWLEDGE, INSTRUCTION, OTHER = "knowledge", "instruction", "other"
 

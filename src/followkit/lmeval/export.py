@@ -13,8 +13,8 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from followkit.errors import InputError
-from followkit.io import write_jsonl
+from followkit.core.errors import InputError
+from followkit.core.io import write_jsonl
 
 METRICS_MODULE = "followkit_lm_eval"
 """The name the exported metrics module gets in DIR (the YAML's !function targets)."""
@@ -91,8 +91,8 @@ def export_lm_eval(
 ) -> list[Path]:
     """Write the task folder; returns the files written. IFEval / IFBench files are validated first."""
     from followkit import __version__
+    from followkit.core.io import iter_jsonl
     from followkit.evaluate.ifeval import ifeval_items
-    from followkit.io import iter_jsonl
 
     if max_gen_toks < 1:
         raise InputError(f"--max-gen-toks must be at least 1, got {max_gen_toks}")

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from followkit.errors import InputError
-from followkit.io import iter_jsonl, require
+from followkit.core.errors import InputError
+from followkit.core.io import iter_jsonl, require
 
 # SPRIG's nine component categories (arXiv 2410.14826, section 3), spelled as the paper does.
 CATEGORIES: tuple[str, ...] = (

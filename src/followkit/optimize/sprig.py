@@ -63,10 +63,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from followkit.backends.base import Backend, Chat, SamplingParams
-from followkit.errors import InputError
+from followkit.core.errors import InputError
+from followkit.core.settings import Cache, RefreshCache, cli
 from followkit.evaluate.base import Benchmark, EvalItem
 from followkit.optimize.corpus import Component
-from followkit.options import Cache, RefreshCache, cli
 
 OPS_BEAM = ("add", "delete", "swap", "rephrase")
 OPS_GA = ("crossover", "merge", "add", "delete", "swap", "rephrase")
@@ -667,8 +667,8 @@ def run_sprig(
     Returns sprig.json's body with `outputs` (name -> path). `model`, `rephrase_model` and `judge`
     replace the backends the config names (tests); progress=False prints nothing.
     """
+    from followkit.core.manifest import write_manifest
     from followkit.evaluate.registry import get_benchmark, parse_benchmark_spec
-    from followkit.manifest import write_manifest
     from followkit.optimize.corpus import load_components
     from followkit.synth.common import cache_stats, load_role
 
@@ -714,7 +714,7 @@ def _status(progress: bool | None) -> Iterator[Callable[[str], None] | None]:
     if progress is False:
         yield None
         return
-    from followkit.progress import console
+    from followkit.core.progress import console
 
     status = console.status("sprig: scoring the empty prompt")
 
@@ -799,7 +799,7 @@ def write_outputs(result: SprigResult, out_dir: str | Path) -> dict[str, Path]:
     import csv
     import io
 
-    from followkit.io import write_json, write_jsonl
+    from followkit.core.io import write_json, write_jsonl
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,8 @@ import base64
 import io
 from pathlib import Path
 
+from followkit.core.stats import COUNT_BINS, Comparison
 from followkit.report.views import EvalView, RunView, by_constraint_bin, comparisons, panel_label
-from followkit.stats import COUNT_BINS, Comparison
 
 
 def _pyplot():

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from followkit.io import read_json
+from followkit.core.io import read_json
+from followkit.core.stats import COUNT_BINS, MIN_CELL, Comparison, Metric
 from followkit.report.views import (
     BASELINE,
     METHOD_COMPARISONS,
@@ -21,7 +22,6 @@ from followkit.report.views import (
     panel_label,
     prompt_accuracy,
 )
-from followkit.stats import COUNT_BINS, MIN_CELL, Comparison, Metric
 
 
 class Code(str):

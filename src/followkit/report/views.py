@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from followkit.io import read_json, read_jsonl
-from followkit.stats import COUNT_BINS, Comparison, Metric, PromptOutcome, count_bin, mean_metric
+from followkit.core.io import read_json, read_jsonl
+from followkit.core.stats import COUNT_BINS, Comparison, Metric, PromptOutcome, count_bin, mean_metric
 
 
 @dataclass
@@ -102,11 +102,11 @@ def _sample_view(rec: dict[str, Any]) -> SampleView:
 
 
 def read_samples(path: Path, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """samples.jsonl rows checked as followkit.records.EvalSample (older files: key/prompt through the
+    """samples.jsonl rows checked as followkit.core.records.EvalSample (older files: key/prompt through the
     'prompt' adapter); a row that still does not fit is shown as it is, since a report never refuses a
     finished run's samples."""
-    from followkit.errors import InputError
-    from followkit.records import EvalSample, parse_row
+    from followkit.core.errors import InputError
+    from followkit.core.records import EvalSample, parse_row
 
     out = []
     for line, rec in enumerate(raw, start=1):

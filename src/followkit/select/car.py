@@ -38,10 +38,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.backends.base import Backend, Chat
-from followkit.errors import InputError
-from followkit.io import text_sha256
-from followkit.options import Cache, RefreshCache, cli
-from followkit.records import TeacherRow, iter_records
+from followkit.core.errors import InputError
+from followkit.core.io import text_sha256
+from followkit.core.records import TeacherRow, iter_records
+from followkit.core.settings import Cache, RefreshCache, cli
 from followkit.select.rewards import Reward, RewardInput
 
 DEFAULT_BETA = 1.0
@@ -62,7 +62,7 @@ BETA_SWEEP: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 class CarConfig(BaseModel):
-    """Settings of `followkit car`; each is also a flag (followkit.options)."""
+    """Settings of `followkit car`; each is also a flag (followkit.core.settings)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -186,7 +186,7 @@ def _record_of(row: TeacherRow, path: str, line: int) -> TeacherRecord:
 
 
 def load_teacher(name: str, path: str | Path, model: str | None = None) -> Teacher:
-    """A teacher's records (any shape followkit.records adapts); its model from the argument or the file."""
+    """A teacher's records (any shape followkit.core.records adapts); its model from the argument or the file."""
     path = str(path)
     teacher = Teacher(name, path, model)
     models: set[str] = set()
@@ -492,9 +492,9 @@ def run_car(
     judge:MODEL reward) replace the backends the config names (tests).
     """
     from followkit.backends import load_backend
-    from followkit.io import write_json, write_jsonl
-    from followkit.manifest import write_manifest
-    from followkit.progress import stage_progress
+    from followkit.core.io import write_json, write_jsonl
+    from followkit.core.manifest import write_manifest
+    from followkit.core.progress import stage_progress
     from followkit.select.rewards import load_reward
 
     teachers = [load_teacher(*parse_teacher_arg(arg)) for arg in cfg.teacher]

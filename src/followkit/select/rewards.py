@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 
 RM_POSITIVITY = "sigmoid"
 """Policy: a reward model's logit z becomes sigmoid(z) in (0, 1) before averaging.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from followkit.schema import Instruction
+from followkit.core.records import Instruction
 from followkit.synth.compose import DEFAULT_EXCLUDE, Composer
 from followkit.synth.kdist import KDist
 from followkit.synth.seeds import HELDOUT, load_seeds

@@ -14,9 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from followkit.constraints.registry import is_rule
-from followkit.errors import InputError, first_error
-from followkit.records import Verdict
-from followkit.schema import Constraint, Conversation, Instruction
+from followkit.core.errors import InputError, first_error
+from followkit.core.records import Constraint, Conversation, Instruction, Verdict
 
 # --------------------------------------------------------------------------- prompt templates
 
@@ -201,7 +200,7 @@ def read_instructions(path: str | Path) -> Iterator[Instruction | Conversation]:
     (a duplicate names both lines). An empty file is an error too.
     """
     from followkit.constraints.verify import check_constraints
-    from followkit.records import iter_records
+    from followkit.core.records import iter_records
 
     for lineno, inst in iter_records(path, Instruction, by_field={"turns": Conversation}):
         lists = (
@@ -225,7 +224,7 @@ def final_turn(inst: Instruction | Conversation) -> tuple[str, list[Constraint]]
 def read_responses(path: str | Path) -> list[dict[str, Any]]:
     """Response rows with verdicts (as `synth respond` writes them), each checked as a
     records.ResponseWithVerdicts: a bad row or a repeated key is one InputError naming file, line and field."""
-    from followkit.records import ResponseWithVerdicts, read
+    from followkit.core.records import ResponseWithVerdicts, read
 
     out = []
     for rec in read(path, ResponseWithVerdicts):
@@ -308,7 +307,7 @@ class Failures:
 
     def write(self, out_dir: str | Path) -> str:
         """Write the failures file (replacing the previous run's: a rerun retries every failed item)."""
-        from followkit.io import write_jsonl
+        from followkit.core.io import write_jsonl
 
         name = f"failures_{self.stage}.jsonl"
         write_jsonl(Path(out_dir) / name, self.items)
@@ -382,8 +381,8 @@ def write_stage_manifest(
     The synth stages usually share one folder; the per-stage copy keeps each stage's provenance
     when the next stage overwrites manifest.json.
     """
-    from followkit.io import write_json
-    from followkit.manifest import write_manifest
+    from followkit.core.io import write_json
+    from followkit.core.manifest import write_manifest
 
     manifest = write_manifest(out_dir, stage, config, **fields)
     write_json(Path(out_dir) / f"manifest_{stage.removeprefix('synth.')}.json", manifest)
@@ -395,7 +394,7 @@ def write_stage_manifest(
 
 def answers_only(recs: list[dict[str, Any]], setting: str, markers: tuple[str, str]) -> list[dict[str, Any]]:
     """Response records with any reasoning trace split off `response` (kept in `reasoning`), in place."""
-    from followkit.reasoning import read_answer
+    from followkit.core.reasoning import read_answer
 
     for r in recs:
         answer, trace, status = read_answer(r["response"], setting, markers)  # type: ignore[arg-type]
@@ -406,10 +405,10 @@ def answers_only(recs: list[dict[str, Any]], setting: str, markers: tuple[str, s
 
 
 def completion_answers(comp: Any, setting: str, markers: tuple[str, str]) -> Any:
-    """A Completion whose texts are the answers after any reasoning trace (followkit.reasoning)."""
+    """A Completion whose texts are the answers after any reasoning trace (followkit.core.reasoning)."""
     import dataclasses
 
-    from followkit.reasoning import split_completion
+    from followkit.core.reasoning import split_completion
 
     if not comp.ok:
         return comp

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from followkit.errors import InputError
-from followkit.schema import LAYOUTS, Conversation, Instruction, render_prompt, render_prompt_layout
+from followkit.core.errors import InputError
+from followkit.core.records import LAYOUTS, Conversation, Instruction, render_prompt, render_prompt_layout
 from followkit.synth.kdist import KDist, KSpec
 from followkit.synth.seeds import LANGUAGES, SeedLanguages, SeedTask, load_seeds
 
@@ -316,8 +316,8 @@ def compose(
 
 def run_compose(cfg: ComposeConfig, out_dir: str | Path, progress: bool | None = None) -> dict[str, Any]:
     """Write OUT/instructions.jsonl (appending, resumable) and OUT/manifest.json; returns the manifest."""
-    from followkit.io import AppendLog
-    from followkit.progress import stage_progress
+    from followkit.core.io import AppendLog
+    from followkit.core.progress import stage_progress
     from followkit.synth.common import write_stage_manifest
 
     out = Path(out_dir)

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from followkit.constraints import taxonomy
-from followkit.options import ROLE_SPEC, Cache, RefreshCache, cli
-from followkit.schema import Constraint, Instruction, render_prompt
+from followkit.core.records import Constraint, Instruction, render_prompt
+from followkit.core.settings import ROLE_SPEC, Cache, RefreshCache, cli
 from followkit.synth.common import (
     Failures,
     ask_json,
@@ -242,8 +242,8 @@ def run_expand(
     cfg: ExpandConfig, out_dir: str | Path, backend: Any = None, progress: bool | None = None
 ) -> dict[str, Any]:
     """Write OUT/instructions.jsonl (expanded, appending, resumable), failures and manifest.json."""
-    from followkit.io import AppendLog
-    from followkit.progress import stage_progress
+    from followkit.core.io import AppendLog
+    from followkit.core.progress import stage_progress
     from followkit.synth.common import write_stage_manifest
 
     out = Path(out_dir)

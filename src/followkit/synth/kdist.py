@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 
 K_MIN, K_MAX = 1, 15
 # TRACE's training set has 1-15 constraints per instruction, 4.36 on average: 1 + Poisson(3.4),

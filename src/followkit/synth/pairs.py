@@ -22,10 +22,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.constraints.perturb import Perturbation, perturb_add, perturb_delete_add, perturb_modify
-from followkit.errors import InputError
-from followkit.options import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
-from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
-from followkit.schema import Constraint, render_prompt
+from followkit.core.errors import InputError
+from followkit.core.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
+from followkit.core.records import Constraint, render_prompt
+from followkit.core.settings import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.synth.common import (
     Failures,
     LazyBackend,
@@ -357,8 +357,8 @@ def run_pairs(
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Write OUT/pairs_dpo.jsonl, OUT/groups_iopo.jsonl or OUT/sft.jsonl, and manifest.json."""
-    from followkit.io import AppendLog, write_jsonl
-    from followkit.progress import stage_progress
+    from followkit.core.io import AppendLog, write_jsonl
+    from followkit.core.progress import stage_progress
     from followkit.synth.common import write_stage_manifest
 
     out = Path(out_dir)
@@ -465,8 +465,8 @@ def _run_repair_groups(
     progress: bool | None,
 ) -> dict[str, Any]:
     """IOPO groups by the rule teacher: a pure function of the responses, written atomically."""
-    from followkit.io import write_jsonl
-    from followkit.progress import stage_progress
+    from followkit.core.io import write_jsonl
+    from followkit.core.progress import stage_progress
     from followkit.synth.common import write_stage_manifest
     from followkit.synth.repair_groups import build_repair_groups
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from followkit.errors import InputError
-from followkit.options import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache
-from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
-from followkit.schema import Constraint
+from followkit.core.errors import InputError
+from followkit.core.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
+from followkit.core.records import Constraint
+from followkit.core.settings import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache
 from followkit.synth.common import (
     Failures,
     LazyBackend,
@@ -283,8 +283,8 @@ def run_refine(
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Write OUT/pairs_refine.jsonl and OUT/sft_refine.jsonl (appending, resumable) and manifest.json."""
-    from followkit.io import AppendLog
-    from followkit.progress import stage_progress
+    from followkit.core.io import AppendLog
+    from followkit.core.progress import stage_progress
     from followkit.synth.common import write_stage_manifest
 
     out = Path(out_dir)

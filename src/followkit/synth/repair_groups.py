@@ -23,7 +23,7 @@ from followkit.constraints.edits import trim_unfinished
 from followkit.constraints.perturb import Perturbation, perturb_delete_add, perturb_modify
 from followkit.constraints.repair import repair_response
 from followkit.constraints.verify import parse_checks, verdicts
-from followkit.schema import Constraint, render_prompt
+from followkit.core.records import Constraint, render_prompt
 from followkit.synth.common import Failures, follow_all, is_rule, record_constraints
 
 REPAIR_OPERATORS = ("modify", "delete_add")

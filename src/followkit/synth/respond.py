@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from followkit.options import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
-from followkit.reasoning import DEFAULT_MARKERS_TEXT, parse_markers, split_completion
-from followkit.schema import Conversation, Instruction
+from followkit.core.reasoning import DEFAULT_MARKERS_TEXT, parse_markers, split_completion
+from followkit.core.records import Conversation, Instruction
+from followkit.core.settings import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.synth.common import (
     Failures,
     LazyBackend,
@@ -121,8 +121,8 @@ def check_resumable(
     with the same sampling; otherwise a rerun would silently reuse answers to questions no longer
     asked (eval refuses the same way).
     """
-    from followkit.errors import InputError
-    from followkit.redact import redact_obj
+    from followkit.core.errors import InputError
+    from followkit.core.redact import redact_obj
 
     kept: dict[str, list[str]] = {}
     for key in log.done:
@@ -161,9 +161,9 @@ def check_student(log: Any, out: Path, student: str, base_url: str | None) -> di
     """
     import json
 
-    from followkit.errors import InputError
-    from followkit.io import write_json
-    from followkit.redact import redact_obj
+    from followkit.core.errors import InputError
+    from followkit.core.io import write_json
+    from followkit.core.redact import redact_obj
 
     fingerprint = redact_obj({"student": student, "base_url": base_url})
     path = out / STUDENT_FINGERPRINT
@@ -192,7 +192,7 @@ def check_student_model(log: Any, model: str) -> None:
     Catches what the spec cannot: a folder from before respond_fingerprint.json, an `auto:` spec
     that now resolves to another teacher, or a backend passed in by a caller.
     """
-    from followkit.errors import InputError
+    from followkit.core.errors import InputError
 
     for key, rec in log.done.items():
         if rec.get("model") is not None and rec["model"] != model:
@@ -258,8 +258,8 @@ def run_respond(
 ) -> dict[str, Any]:
     """Write OUT/responses.jsonl (appending, resumable), failures and manifest.json."""
     from followkit.backends.base import SamplingParams
-    from followkit.io import AppendLog, write_json
-    from followkit.progress import stage_progress
+    from followkit.core.io import AppendLog, write_json
+    from followkit.core.progress import stage_progress
     from followkit.synth.common import write_stage_manifest
 
     out = Path(out_dir)

@@ -10,9 +10,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.constraints.text import has_cjk
-from followkit.errors import InputError
-from followkit.io import iter_jsonl, require
-from followkit.options import cli
+from followkit.core.errors import InputError
+from followkit.core.io import iter_jsonl, require
+from followkit.core.settings import cli
 
 LANGUAGES = ("en", "zh")
 

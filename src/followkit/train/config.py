@@ -6,8 +6,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from followkit.options import Reasoning, ReasoningMarkers
-from followkit.reasoning import DEFAULT_MARKERS_TEXT
+from followkit.core.reasoning import DEFAULT_MARKERS_TEXT
+from followkit.core.settings import Reasoning, ReasoningMarkers
 from followkit.train.methods import METHOD_FIELDS, METHODS, methods_with
 from followkit.train.methods import method as train_method
 

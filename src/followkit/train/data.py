@@ -16,7 +16,7 @@ ends with the template's end-of-turn tokens). Each item becomes a :class:`Tokeni
 distinct prompts and responses, and the (prompt, response) sequences whose log-probs the loss
 needs, in the loss's order: the method's ``layout`` in followkit.train.methods.METHODS (DPO: chosen,
 rejected; IOPO: A=(x1,y1), B=(x1,y2), C=(x2,y2), D=(x2,y1)). Each row is first checked as the
-method's record type (followkit.records: SFTRecord, PreferencePair, IOPOGroup).
+method's record type (followkit.core.records: SFTRecord, PreferencePair, IOPOGroup).
 
 Truncation (``max_length`` bounds prompt + one response): an item whose longest prompt alone
 fills ``max_length`` is skipped and counted. Otherwise each response keeps at least
@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from followkit.errors import InputError
-from followkit.io import iter_jsonl
+from followkit.core.errors import InputError
+from followkit.core.io import iter_jsonl
 from followkit.train.methods import Method
 from followkit.train.methods import method as train_method
 
@@ -107,12 +107,12 @@ def _response(value: Any, path: str, line: int, name: str) -> Messages:
 
 
 def _typed(method: Method, rec: dict, path: str, line: int) -> Any:
-    """The row as the method's record type (followkit.records): missing or mistyped fields fail here.
+    """The row as the method's record type (followkit.core.records): missing or mistyped fields fail here.
 
     Columns the record type does not declare are ignored (TRL datasets carry extra columns), and a
     string prompt or response stands for one user or assistant message, as the data contract says.
     """
-    from followkit.records import RECORD_TYPES, parse_row
+    from followkit.core.records import RECORD_TYPES, parse_row
 
     kind = RECORD_TYPES[method.record]
     row = {k: v for k, v in rec.items() if k in kind.model_fields}

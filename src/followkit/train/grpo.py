@@ -31,7 +31,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from followkit.errors import InputError
+from followkit.core.errors import InputError
 from followkit.train.config import TrainConfig
 
 
@@ -41,9 +41,9 @@ def load_prompts(
     """GRPO rows from prompt JSONL files (followkit Instructions or IFEval rows; several joined by commas),
     and counts by form."""
     from followkit.constraints.registry import registry
-    from followkit.errors import ConstraintError
-    from followkit.io import iter_jsonl
-    from followkit.records import ConstrainedPrompt, parse_row
+    from followkit.core.errors import ConstraintError
+    from followkit.core.io import iter_jsonl
+    from followkit.core.records import ConstrainedPrompt, parse_row
     from followkit.rewards import row_checks
     from followkit.train.data import data_files
 
@@ -175,7 +175,7 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     from transformers import AutoTokenizer, set_seed
     from trl import GRPOConfig
 
-    from followkit.io import write_json
+    from followkit.core.io import write_json
     from followkit.models import resolve_model_path
     from followkit.train.trainer import _load_model, lora_config, save_run, start_log
 

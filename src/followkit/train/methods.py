@@ -24,7 +24,7 @@ class Method:
     """One training method (``followkit train --method NAME``)."""
 
     name: str
-    record: str  # the followkit.records type of its data file (a RECORD_TYPES name)
+    record: str  # the followkit.core.records type of its data file (a RECORD_TYPES name)
     prompts: tuple[str, ...]  # the record fields holding its prompts, in index order
     responses: tuple[str, ...]  # the record fields holding its responses, in index order
     layout: tuple[tuple[int, int], ...]  # (prompt index, response index) per sequence, in loss order
@@ -154,7 +154,7 @@ METHODS: dict[str, Method] = {
 def method(name: str) -> Method:
     """The row of a training method; a one-line InputError for an unknown name."""
     if name not in METHODS:
-        from followkit.errors import InputError
+        from followkit.core.errors import InputError
 
         raise InputError(f"unknown training method '{name}'; expected {', '.join(METHODS)}")
     return METHODS[name]

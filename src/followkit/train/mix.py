@@ -43,8 +43,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from followkit.errors import InputError
-from followkit.records import GeneralRecord, iter_records, parse_row
+from followkit.core.errors import InputError
+from followkit.core.records import GeneralRecord, iter_records, parse_row
 from followkit.train.data import DataStats, Messages, TokenizedItem, tokenize_rows
 
 BUILTIN_MIX: dict[str, str] = {"builtin:general": "data/general/mix_sft.jsonl"}

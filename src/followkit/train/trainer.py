@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from transformers import Trainer, TrainerCallback
 
-from followkit.errors import FollowkitError
+from followkit.core.errors import FollowkitError
 from followkit.train.config import TrainConfig
 from followkit.train.data import TokenizedItem
 from followkit.train.losses import sft_loss
@@ -317,7 +317,7 @@ def precompute_reference(
     Returns (cached, computed) counts. The cache key is the item key plus a hash of its token
     ids, so a changed data file or tokenizer never reuses stale numbers.
     """
-    from followkit.io import AppendLog, text_sha256
+    from followkit.core.io import AppendLog, text_sha256
 
     def key(it: TokenizedItem) -> str:
         return f"{it.key}:{text_sha256(json.dumps([it.prompts, it.responses]))[:16]}"
@@ -430,7 +430,7 @@ def save_run(
     trainer: Any, tokenizer: Any, base: Path, out: Path, settings: TrainConfig, summary: dict[str, Any]
 ) -> None:
     """Save the adapter (and the merged model with settings.merge) or the full model, then the manifest."""
-    from followkit.manifest import write_manifest
+    from followkit.core.manifest import write_manifest
 
     if settings.lora:
         trainer.save_model(str(out / "adapter"))
@@ -453,7 +453,7 @@ def run_training(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     from transformers import AutoTokenizer, TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
-    from followkit.io import write_json
+    from followkit.core.io import write_json
     from followkit.models import resolve_model_path
     from followkit.train.data import load_items
 

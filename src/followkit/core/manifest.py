@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from followkit.io import write_json
+from followkit.core.io import write_json
 
 _PACKAGES = ("followkit", "torch", "transformers", "accelerate", "peft", "trl", "datasets", "vllm", "openai")
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from followkit.errors import InputError
-from followkit.redact import redact
+from followkit.core.errors import InputError
+from followkit.core.redact import redact
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _warned_surrogates = False
