@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import os
-from types import MappingProxyType
-
-from followkit.core.errors import InputError
+from followkit.core.registry import Registry
 from followkit.evaluate.base import Benchmark
 
-# Built-ins; plugins add "name=module:attr" pairs in FOLLOWKIT_BENCHMARKS (comma separated).
 _BUILTIN = {
     "ifeval": "followkit.evaluate.ifeval:IFEvalBenchmark",
     "ifbench": "followkit.evaluate.ifbench:IFBenchBenchmark",
@@ -26,23 +20,21 @@ _BUILTIN = {
     "ifbench-multiturn": "followkit.evaluate.ifbench:IFBenchMultiTurnBenchmark",
 }
 
-
-def _table() -> MappingProxyType[str, str]:
-    table = dict(_BUILTIN)
-    for entry in filter(None, (e.strip() for e in os.environ.get("FOLLOWKIT_BENCHMARKS", "").split(","))):
-        name, sep, target = entry.partition("=")
-        if not sep or ":" not in target:
-            raise InputError(f"FOLLOWKIT_BENCHMARKS entry '{entry}' is not name=module:attr")
-        table[name.strip()] = target.strip()
-    return MappingProxyType(table)
-
-
-BENCHMARKS = _table()
+BENCHMARKS: Registry[type[Benchmark]] = Registry(
+    "benchmark",
+    _BUILTIN,
+    base=Benchmark,
+    subclass=True,
+    group="followkit.benchmarks",
+    env="FOLLOWKIT_BENCHMARKS",
+)
+"""Built-ins, then plugins: entry points of group followkit.benchmarks and the comma-separated
+`name=module:attr` items of FOLLOWKIT_BENCHMARKS, read on the first lookup."""
 
 
 def names() -> list[str]:
     """The known benchmark names."""
-    return list(BENCHMARKS)
+    return BENCHMARKS.names()
 
 
 def parse_benchmark_spec(spec: str) -> tuple[str, str | None]:
@@ -53,15 +45,4 @@ def parse_benchmark_spec(spec: str) -> tuple[str, str | None]:
 
 def get_benchmark(name: str) -> Benchmark:
     """A fresh instance of the named benchmark; unknown names fail listing the known ones."""
-    if name not in BENCHMARKS:
-        close = difflib.get_close_matches(name, names(), n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise InputError(f"unknown benchmark '{name}'{hint}; known: {', '.join(names())}")
-    modname, _, attr = BENCHMARKS[name].partition(":")
-    try:
-        cls = getattr(importlib.import_module(modname), attr)
-    except (ImportError, AttributeError) as exc:
-        raise InputError(f"benchmark '{name}' is not available ({BENCHMARKS[name]}: {exc})") from None
-    if not (isinstance(cls, type) and issubclass(cls, Benchmark)):
-        raise InputError(f"benchmark '{name}': {BENCHMARKS[name]} is not a Benchmark subclass")
-    return cls()
+    return BENCHMARKS.get(name)()
