@@ -95,3 +95,70 @@ def test_stop_cut_takes_the_earliest_stop():
     assert _cut_at_stop("abc END def STOP", ("STOP", "END")) == "abc "
     assert _cut_at_stop("abc", ("x",)) == "abc"
     assert _cut_at_stop("abc", ()) == "abc"
+
+
+# --- the backend registry (followkit.core.registry) --------------------------------------------
+
+PLUGIN = """
+from followkit.backends.base import Backend, Completion
+
+
+class EchoBackend(Backend):
+    kind = "echo"
+
+    def __init__(self, model_id, greeting="hi"):
+        self.model_id, self.greeting = model_id, greeting
+
+    def complete(self, chats, params, progress=None):
+        return [Completion([f"{self.greeting} {chat[-1]['content']}"] * params.n) for chat in chats]
+"""
+
+
+@pytest.fixture
+def plugin_backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """BACKENDS read anew with FOLLOWKIT_BACKENDS naming a plugin module written to tmp_path."""
+    import followkit.backends.base as base
+
+    (tmp_path / "fk_echo_backend.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("FOLLOWKIT_BACKENDS", "echo=fk_echo_backend:EchoBackend, bad=json:dumps")
+    monkeypatch.setattr(base, "BACKENDS", base.BACKENDS.fresh())
+    return base.BACKENDS
+
+
+def test_a_plugin_backend_from_the_environment_loads_like_a_built_in(plugin_backends):
+    be = load_backend("echo:m1", cache=False, greeting="hello")
+    assert type(be).__name__ == "EchoBackend" and be.model_id == "m1"
+    assert be.generate([[{"role": "user", "content": "you"}]], SamplingParams()) == [["hello you"]]
+    with pytest.raises(BackendError, match=r"unknown option\(s\) \['colour'\] for backend 'echo'"):
+        load_backend("echo:m1", cache=False, colour="red")
+    with pytest.raises(BackendError, match=r"'bad': json:dumps is not a Backend subclass"):
+        load_backend("bad:x", cache=False)
+    with pytest.raises(
+        BackendError, match=r"unknown model spec 'ech:m' \(did you mean echo\?\).*plugin: echo:ARG"
+    ):
+        load_backend("ech:m")
+
+
+def test_unknown_kind_suggests_the_close_one():
+    with pytest.raises(
+        BackendError, match=r"^unknown model spec 'hff:x' \(did you mean hf\?\): use embedded"
+    ):
+        load_backend("hff:x")
+
+
+def test_backend_registry_is_frozen_after_first_use(plugin_backends):
+    assert "echo" in plugin_backends
+    with pytest.raises(BackendError, match="backend registry is frozen: cannot register 'late'"):
+        plugin_backends.register("late", "fk_echo_backend:EchoBackend")
+
+
+def test_a_backend_that_cannot_be_imported_says_install_the_ml_extra(monkeypatch: pytest.MonkeyPatch):
+    import followkit.backends.base as base
+
+    monkeypatch.setenv("FOLLOWKIT_BACKENDS", "gone=fk_no_such_module_xyz:B")
+    monkeypatch.setattr(base, "BACKENDS", base.BACKENDS.fresh())
+    with pytest.raises(
+        BackendError, match=r"backend 'gone' cannot be imported .*install followkit with the \[ml\] extra"
+    ):
+        load_backend("gone:x", cache=False)

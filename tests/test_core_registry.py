@@ -71,3 +71,24 @@ def test_plugins_from_environment_and_entry_points(monkeypatch):
     monkeypatch.setenv("FK_TEST_PLUGINS", "broken")
     with pytest.raises(InputError, match="FK_TEST_PLUGINS entry 'broken' is not name=module:attr"):
         Registry("thing", env="FK_TEST_PLUGINS").names()
+
+
+def test_resolve_steps_into_mappings_and_fails_as_import_error():
+    from followkit.core.registry import resolve
+
+    assert resolve("json:dumps")({"a": 1}) == '{"a": 1}'
+    assert resolve("os:path.join") is __import__("os").path.join
+    assert resolve("followkit.train.methods:METHODS.dpo").name == "dpo"
+    for bad in ("json", "json:nope", "followkit.train.methods:METHODS.nope", "no_such_module_xyz:f"):
+        with pytest.raises(ImportError):
+            resolve(bad)
+
+
+def test_load_keeps_the_import_error_and_fresh_rereads_plugins(monkeypatch):
+    reg = Registry("thing", {"gone": "no_such_module_xyz:f"}, env="FK_TEST_PLUGINS")
+    with pytest.raises(ImportError):
+        reg.load("gone")
+    assert reg.frozen and reg.closest("gon") == "gone" and reg.closest("zzz") is None
+    monkeypatch.setenv("FK_TEST_PLUGINS", "mine=json:loads")
+    again = reg.fresh()
+    assert not again.frozen and again.names() == ["gone", "mine"] and reg.names() == ["gone"]

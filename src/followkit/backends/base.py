@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from followkit.core.errors import BackendError
+from followkit.core.registry import Registry
 
 Chat = list[dict[str, str]]  # [{"role": "system"|"user"|"assistant", "content": ...}]
 Progress = Callable[[int], None]  # called with the number of items just finished
@@ -106,21 +106,37 @@ class Backend(ABC):
         """Release resources (servers, sessions, GPU memory)."""
 
 
-# Lazy "module:attr" entries: built-ins register exactly as plugins would.
-BACKENDS: dict[str, str] = {
+_BUILTIN = {
     "embedded": "followkit.backends.hf:EmbeddedBackend",
     "hf": "followkit.backends.hf:HFBackend",
     "openai": "followkit.backends.openai:OpenAIBackend",
     "vllm": "followkit.backends.vllm:VLLMBackend",
 }
 
+BACKENDS: Registry[type[Backend]] = Registry(
+    "backend",
+    _BUILTIN,
+    base=Backend,
+    subclass=True,
+    group="followkit.backends",
+    env="FOLLOWKIT_BACKENDS",
+    error=BackendError,
+)
+"""Backend kind -> its class, lazily imported; built-ins first, then plugins: entry points of group
+followkit.backends and the comma-separated `name=module:attr` items of FOLLOWKIT_BACKENDS (STYLE 8)."""
+
 
 def parse_spec(spec: str) -> tuple[str, str]:
     """Split 'kind:ARG' (or 'embedded') into (kind, arg); BackendError for an unknown kind."""
     kind, _, arg = spec.partition(":")
     if kind not in BACKENDS:
+        close = BACKENDS.closest(kind)
+        hint = f" (did you mean {close}?)" if close else ""
+        plugins = [f"{k}:ARG" for k in BACKENDS if k not in _BUILTIN]
+        more = f" (or a plugin: {', '.join(plugins)})" if plugins else ""
         raise BackendError(
-            f"unknown model spec '{spec}': use embedded, hf:PATH, openai:NAME (with --base-url) or vllm:PATH"
+            f"unknown model spec '{spec}'{hint}: use embedded, hf:PATH, openai:NAME (with --base-url) "
+            f"or vllm:PATH{more}"
         )
     if kind != "embedded" and not arg:
         raise BackendError(f"model spec '{spec}' needs a name or path after '{kind}:'")
@@ -128,6 +144,5 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 def backend_class(kind: str) -> type[Backend]:
-    """Import the class registered for a backend kind."""
-    modname, _, attr = BACKENDS[kind].partition(":")
-    return getattr(importlib.import_module(modname), attr)
+    """Import the class registered for a backend kind (ImportError if its module cannot be imported)."""
+    return BACKENDS.load(kind)

@@ -56,8 +56,21 @@ class Registry(Generic[T]):
         self._loaded: dict[str, T] = {}
         self._plugins_read = False
         self._frozen = False
-        for name, spec in (builtins or {}).items():
+        self._builtins = dict(builtins or {})
+        for name, spec in self._builtins.items():
             self.register(name, spec)
+
+    def fresh(self) -> Registry[T]:
+        """An unfrozen copy with the same built-ins and plugin sources (plugins read anew on first use)."""
+        return Registry(
+            self.kind,
+            self._builtins,
+            base=self.base,
+            subclass=self.subclass,
+            group=self.group,
+            env=self.env,
+            error=self.error,
+        )
 
     # --- registering ----------------------------------------------------------------------------
 
@@ -121,23 +134,30 @@ class Registry(Generic[T]):
         """The "module:attr" of `name`; an unknown name fails with a suggestion and the known names."""
         table = self.table()
         if name not in table:
-            close = difflib.get_close_matches(name, list(table), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            close = self.closest(name)
+            hint = f" (did you mean {close}?)" if close else ""
             raise self.error(f"unknown {self.kind} '{name}'{hint}; known: {', '.join(table)}")
         return table[name]
 
+    def closest(self, name: str) -> str | None:
+        """The known name closest to `name`, if one is close enough to suggest."""
+        close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.6)
+        return close[0] if close else None
+
     def get(self, name: str) -> T:
         """The target of `name`, imported on first use and checked against the base type."""
+        try:
+            return self.load(name)
+        except ImportError as exc:
+            raise self.error(f"{self.kind} '{name}' is not available ({self.spec(name)}: {exc})") from None
+
+    def load(self, name: str) -> T:
+        """As `get`, but a target that cannot be imported raises the ImportError itself (for callers
+        with their own advice, such as "install the [ml] extra")."""
         if name in self._loaded:
             return self._loaded[name]
         spec = self.spec(name)
-        module, _, attr = spec.partition(":")
-        try:
-            target: Any = importlib.import_module(module)
-            for part in attr.split("."):
-                target = getattr(target, part)
-        except (ImportError, AttributeError) as exc:
-            raise self.error(f"{self.kind} '{name}' is not available ({spec}: {exc})") from None
+        target = resolve(spec)
         if self.base is not None and not self._fits(target):
             what = (
                 f"a {self.base.__name__} subclass"
@@ -153,3 +173,21 @@ class Registry(Generic[T]):
         if self.subclass:
             return isinstance(target, type) and issubclass(target, self.base)
         return isinstance(target, self.base)
+
+
+def resolve(ref: str) -> Any:
+    """Import "module:attr"; attr may be dotted and steps into a mapping by key ("mod:TABLE.name").
+
+    The one way followkit turns a "module:attr" string into an object; a module, attribute or key
+    that is not there raises ImportError.
+    """
+    module, sep, attr = ref.partition(":")
+    if not sep or not module or not attr:
+        raise ImportError(f"'{ref}' is not module:attr")
+    target: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        try:
+            target = target[part] if isinstance(target, Mapping) else getattr(target, part)
+        except (AttributeError, KeyError):
+            raise ImportError(f"{module} has no '{attr}'") from None
+    return target
