@@ -87,3 +87,18 @@ def test_new_methods_defaults_and_a_saved_config_loads_for_every_method():
     saved = TrainConfig(method="sft", data="x", out="o").model_dump()
     for name in METHODS:
         assert TrainConfig.model_validate({**saved, "method": name}).method == name
+
+
+def test_method_lookup_runs_on_the_registry():
+    import pytest
+
+    from followkit.core.errors import InputError
+    from followkit.train.methods import REGISTRY, method
+
+    assert REGISTRY.names() == list(METHODS) and all(method(n) is row for n, row in METHODS.items())
+    with pytest.raises(
+        InputError, match=r"^unknown training method 'dpx' \(did you mean dpo\?\); known: sft, dpo, iopo"
+    ):
+        method("dpx")
+    with pytest.raises(InputError, match="training method registry is frozen: cannot register 'kto'"):
+        REGISTRY.register("kto", "followkit.train.methods:METHODS.dpo")

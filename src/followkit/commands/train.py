@@ -49,10 +49,9 @@ def check_data(settings: object) -> None:
     The runners read the file again after writing OUT/config.yaml and loading the model; this pass
     makes bad data fail first, with nothing written (DESIGN 10).
     """
-    import importlib
-
     from followkit.core.errors import InputError
     from followkit.core.io import check_input_file
+    from followkit.core.registry import resolve
     from followkit.train.data import data_files
     from followkit.train.methods import method as train_method
 
@@ -62,8 +61,7 @@ def check_data(settings: object) -> None:
         check_input_file(file, "JSONL file")
     row = train_method(method)
     if row.data_check:  # a runner with its own reader (GRPO's prompts)
-        module, _, attr = row.data_check.partition(":")
-        getattr(importlib.import_module(module), attr)(path, skip)  # raises on a bad row, or no usable row
+        resolve(row.data_check)(path, skip)  # raises on a bad row, or no usable row
         return
     from followkit.train.data import DataStats, iter_parsed
     from followkit.train.mix import check_mix, parse_mix_spec

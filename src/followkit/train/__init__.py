@@ -14,9 +14,9 @@ Importing this package imports nothing heavy; import the submodules you need.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from followkit.core.registry import resolve
 from followkit.train.methods import METHODS
 
 RUNNERS: dict[str, str] = {name: row.runner for name, row in METHODS.items()}
@@ -25,5 +25,4 @@ RUNNERS: dict[str, str] = {name: row.runner for name, row in METHODS.items()}
 
 def run(settings: Any, resume: bool = False) -> dict[str, Any]:
     """Train with the runner registered for settings.method; returns its summary."""
-    module, _, attr = RUNNERS[settings.method].partition(":")
-    return getattr(importlib.import_module(module), attr)(settings, resume=resume)
+    return resolve(RUNNERS[settings.method])(settings, resume=resume)

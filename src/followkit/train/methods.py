@@ -10,10 +10,11 @@ imports no torch.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from followkit.core.registry import Registry, resolve
 
 TRAINER = "followkit.train.trainer:run_training"
 """The runner of every method trained by followkit's own loop."""
@@ -50,16 +51,11 @@ class Method:
 
     def loss_fn(self) -> Callable[..., Any]:
         """The preference loss function (imports torch)."""
-        return _load(self.loss or "")
+        return resolve(self.loss or "")
 
     def sft_term_fn(self) -> Callable[..., Any]:
         """The added SFT term's function (imports torch)."""
-        return _load(self.sft_term or "")
-
-
-def _load(ref: str) -> Callable[..., Any]:
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
+        return resolve(self.sft_term or "")
 
 
 _LOSSES = "followkit.train.losses"
@@ -151,13 +147,18 @@ METHODS: dict[str, Method] = {
 """Method name -> its row: the only list of training methods."""
 
 
-def method(name: str) -> Method:
-    """The row of a training method; a one-line InputError for an unknown name."""
-    if name not in METHODS:
-        from followkit.core.errors import InputError
+REGISTRY: Registry[Method] = Registry(
+    "training method", {name: f"{__name__}:METHODS.{name}" for name in METHODS}, base=Method
+)
+"""The lookup over METHODS (one-line "did you mean" errors). It takes no plugins: METHODS is read
+when followkit.train.config is imported (the ``method`` choices, help panels, per-method checks)
+and by the pipeline's chain table, and a new method also needs its config fields in TrainConfig,
+which a plugin row cannot add."""
 
-        raise InputError(f"unknown training method '{name}'; expected {', '.join(METHODS)}")
-    return METHODS[name]
+
+def method(name: str) -> Method:
+    """The row of a training method; a one-line InputError (with a "did you mean") for an unknown name."""
+    return REGISTRY.get(name)
 
 
 def methods_with(field: str) -> tuple[str, ...]:
