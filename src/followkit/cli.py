@@ -18,8 +18,8 @@ def main(argv: list[str] | None = None) -> int:
 
     set_default_threads()
     quiet_library_bars()
-    register_commands()
     try:
+        register_commands()  # a broken plugin command is a one-line error too
         app(args=argv, standalone_mode=False)
     except FollowkitError as exc:
         from followkit.core.redact import redact

@@ -1,19 +1,20 @@
 """CLI sub-commands and their registry: the Typer app, each module's register(app), and the check of a
 command line without running it (`followkit run` checks every stage this way first).
 
-Each module here defines register(app) and stays thin over the library; followkit.cli is only the
-entry point.
+Each module here defines register(app), has one line in COMMANDS, and stays thin over the library;
+followkit.cli is only the entry point.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
+
+from followkit.core.registry import Registry
 
 app = typer.Typer(
     name="followkit",
@@ -38,22 +39,35 @@ app = typer.Typer(
 )
 
 
+COMMANDS: Registry[Callable[[typer.Typer], None]] = Registry(
+    "command",
+    {
+        name: f"followkit.commands.{name}:register"
+        for name in (
+            *("car", "compare", "constraints", "eval", "export", "report"),
+            *("run", "sprig", "synth", "train", "verify", "winrate"),
+        )
+    },
+    base=Callable,
+    group="followkit.commands",
+    env="FOLLOWKIT_COMMANDS",
+)
+"""Command module -> its register(app), built-ins first, then plugins: entry points of group
+followkit.commands and the comma-separated `name=module:attr` items of FOLLOWKIT_COMMANDS."""
+
 _registered = False
 
 
 def register_commands() -> None:
     """Import every command module once and add its commands to the app."""
-    # Each module in followkit.commands defines register(app). Modules import their heavy
-    # dependencies (torch, transformers) inside the command bodies, so --help stays fast.
+    # Modules import their heavy dependencies (torch, transformers) inside the command bodies, so
+    # --help stays fast.
     global _registered
     if _registered:  # once per process: main() and check_args() both call this
         return
     _registered = True
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"followkit.commands.{info.name}")
-        mod.register(app)
+    for name in COMMANDS:
+        COMMANDS.get(name)(app)
 
 
 @functools.cache

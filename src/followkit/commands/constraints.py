@@ -32,11 +32,11 @@ def _doc_command(ref: str, doc_file: str):
             None, "--write", help=f"Write the Markdown to this file ({doc_file})."
         ),
     ) -> None:
-        import importlib
         from pathlib import Path
 
-        module, _, attr = ref.partition(":")
-        text = getattr(importlib.import_module(module), attr)()
+        from followkit.core.registry import resolve
+
+        text = resolve(ref)()
         if write:
             Path(write).write_text(text, encoding="utf-8")
         else:
