@@ -181,3 +181,53 @@ def test_parallel_workers_keep_order_and_report_a_failing_checker():
     bad = items + [Item("key", 999, "p", "boom", ["test:exploding"], [(ct, kw)])]
     with pytest.raises(RuntimeError, match="checker exploded"):
         verify_items(bad, ("strict",), workers=2, chunk_size=7)
+
+
+# --- the family registry (followkit.constraints.registry.FAMILIES) -----------------------------
+
+FAMILY = """
+from followkit.constraints.ifeval import CONSTRAINTS as _IFEVAL
+
+
+class Mine(type(_IFEVAL[0])):
+    id = "mine:first"
+
+
+CONSTRAINTS = [Mine()]
+"""
+
+
+@pytest.fixture
+def fresh_families(tmp_path, monkeypatch):
+    """The constraint registry read anew with FOLLOWKIT_CONSTRAINTS naming a family in tmp_path."""
+    (tmp_path / "fk_mine_family.py").write_text(FAMILY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("FOLLOWKIT_CONSTRAINTS", "mine=fk_mine_family:CONSTRAINTS")
+    monkeypatch.setattr(registry, "FAMILIES", registry.FAMILIES.fresh())
+    monkeypatch.setattr(registry, "_REGISTRY", None)
+    monkeypatch.setattr(registry, "_CORRECTED", None)
+    return registry.FAMILIES
+
+
+def test_a_plugin_family_from_the_environment_registers_its_ids(fresh_families):
+    assert fresh_families.names() == ["ifeval", "ifbench", "extra", "mine"]
+    assert registry.is_rule("mine:first") and registry.get("mine:first").id == "mine:first"
+    assert registry.ids("mine:") == ["mine:first"] and "punctuation:no_comma" in registry.registry()
+    assert registry.corrected_ids()  # the built-in families' CORRECTED still read
+    with pytest.raises(ConstraintError, match="constraint family registry is frozen: cannot register 'late'"):
+        fresh_families.register("late", "fk_mine_family:CONSTRAINTS")
+    with pytest.raises(ConstraintError, match=r"unknown constraint family 'ifevl' \(did you mean ifeval\?\)"):
+        fresh_families.get("ifevl")
+
+
+def test_a_broken_plugin_family_is_one_line(monkeypatch):
+    monkeypatch.setenv("FOLLOWKIT_CONSTRAINTS", "gone=fk_no_such_family_xyz:CONSTRAINTS")
+    monkeypatch.setattr(registry, "FAMILIES", registry.FAMILIES.fresh())
+    monkeypatch.setattr(registry, "_REGISTRY", None)
+    monkeypatch.setattr(registry, "_CORRECTED", None)
+    with pytest.raises(ConstraintError, match=r"^constraint family 'gone' is not available \(fk_no_such"):
+        registry.registry()
+    monkeypatch.setenv("FOLLOWKIT_CONSTRAINTS", "fk_old_style_module")  # the old bare-module form
+    monkeypatch.setattr(registry, "FAMILIES", registry.FAMILIES.fresh())
+    with pytest.raises(ConstraintError, match="entry 'fk_old_style_module' is not name=module:attr"):
+        registry.registry()

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import difflib
-import importlib
+import sys
 from types import MappingProxyType
 
 from followkit.constraints.base import ConstraintType
 from followkit.constraints.taxonomy import DIMENSIONS
 from followkit.core.errors import ConstraintError
+from followkit.core.registry import Registry
 
-# Each family module exposes CONSTRAINTS: list[ConstraintType]. Built-in families and plugins
-# register the same way: one line here (or FOLLOWKIT_CONSTRAINTS, a comma list of modules).
-FAMILIES = (
-    "followkit.constraints.ifeval",
-    "followkit.constraints.ifbench",
-    "followkit.constraints.extra",
+FAMILIES: Registry[list[ConstraintType]] = Registry(
+    "constraint family",
+    {
+        "ifeval": "followkit.constraints.ifeval:CONSTRAINTS",
+        "ifbench": "followkit.constraints.ifbench:CONSTRAINTS",
+        "extra": "followkit.constraints.extra:CONSTRAINTS",
+    },
+    base=list,
+    group="followkit.constraints",
+    env="FOLLOWKIT_CONSTRAINTS",
+    error=ConstraintError,
 )
+"""Family -> its list of ConstraintTypes ("module:CONSTRAINTS"). Built-in families and plugins
+register the same way: one line here, an entry point of group followkit.constraints, or a
+`name=module:CONSTRAINTS` item of FOLLOWKIT_CONSTRAINTS (comma separated). A family module's
+optional CORRECTED lists the checkers whose `--semantics corrected` reading differs."""
 
 SEMANTICS = ("reference", "corrected")
 """How checkers read a benchmark: 'reference' gives the benchmark authors' verdicts (the default,
@@ -28,22 +38,18 @@ _CORRECTED: MappingProxyType[str, ConstraintType] | None = None
 
 
 def _load() -> MappingProxyType[str, ConstraintType]:
-    import os
-
     global _REGISTRY, _CORRECTED
     if _REGISTRY is not None:
         return _REGISTRY
-    mods = list(FAMILIES) + [m for m in os.environ.get("FOLLOWKIT_CONSTRAINTS", "").split(",") if m]
     table: dict[str, ConstraintType] = {}
     corrected: dict[str, ConstraintType] = {}
-    for modname in mods:
-        mod = importlib.import_module(modname)
-        # A family's CORRECTED lists the checkers whose `--semantics corrected` reading differs.
-        for ct in getattr(mod, "CORRECTED", ()):
+    for family in FAMILIES:
+        cts, modname = FAMILIES.get(family), FAMILIES.spec(family).partition(":")[0]
+        for ct in getattr(sys.modules[modname], "CORRECTED", ()):
             if not isinstance(ct, ConstraintType):
                 raise TypeError(f"{modname}: {ct!r} is not a ConstraintType")
             corrected[ct.id] = ct
-        for ct in mod.CONSTRAINTS:
+        for ct in cts:
             if not isinstance(ct, ConstraintType):
                 raise TypeError(f"{modname}: {ct!r} is not a ConstraintType")
             if ct.id in table:
