@@ -150,6 +150,7 @@ __all__ = [
     "Message",
     "PreferencePair",
     "PromptResponse",
+    "Reads",
     "Response",
     "ResponseWithVerdicts",
     "SFTRecord",
@@ -157,11 +158,13 @@ __all__ = [
     "TeacherSet",
     "Verdict",
     "VerdictRow",
+    "Writes",
     "adapt",
     "detect_shape",
     "iter_records",
     "parse_row",
     "read",
+    "record_name",
     "render_prompt",
     "render_prompt_layout",
     "write",
@@ -421,7 +424,29 @@ RECORD_TYPES: dict[str, type[BaseModel]] = {
     "EvalSample": EvalSample,
     "TeacherRow": TeacherRow,
 }
-"""Record type name -> model: the names pipeline stages declare as their input and output."""
+"""Record type name -> model: the names a pipeline's chain check reports."""
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a stage reads (STYLE 13): the record types it accepts in one JSONL file.
+
+    A stage's config declares `reads: ClassVar[Reads]` and `writes: ClassVar[Writes]`; a config whose
+    outputs (or input) depend on one of its fields names that field in `records_by` and keys `writes`
+    (and, if it varies, `reads`) by the field's value. `followkit run --dry-run` checks the chain from these.
+    """
+
+    types: tuple[type[BaseModel], ...]
+    flag: str | None = None  # the option naming that file; None: every .jsonl input of the stage
+
+
+Writes = dict[str, type[BaseModel]]
+"""Output file name -> the record type a stage writes there."""
+
+
+def record_name(kind: type[BaseModel]) -> str:
+    """The RECORD_TYPES name of a record type (Response for ResponseWithVerdicts)."""
+    return next((name for name, t in RECORD_TYPES.items() if t is kind), kind.__name__)
 
 
 # --------------------------------------------------------------------------- foreign shapes

@@ -17,14 +17,23 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.constraints.perturb import Perturbation, perturb_add, perturb_delete_add, perturb_modify
 from followkit.core.errors import InputError
 from followkit.core.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
-from followkit.core.records import Constraint, render_prompt
+from followkit.core.records import (
+    Constraint,
+    IOPOGroup,
+    PreferencePair,
+    Reads,
+    ResponseWithVerdicts,
+    SFTRecord,
+    Writes,
+    render_prompt,
+)
 from followkit.core.settings import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.synth.common import (
     Failures,
@@ -54,6 +63,13 @@ class PairsConfig(BaseModel):
     """Settings of `followkit synth pairs`."""
 
     model_config = ConfigDict(extra="forbid")
+    records_by: ClassVar[str] = "format"
+    reads: ClassVar[Reads] = Reads((ResponseWithVerdicts,), "--responses")
+    writes: ClassVar[dict[str, Writes]] = {
+        "dpo": {"pairs_dpo.jsonl": PreferencePair},
+        "sft": {"sft.jsonl": SFTRecord},
+        "iopo": {"groups_iopo.jsonl": IOPOGroup},
+    }
     format: Literal["dpo", "iopo", "sft"] = Field(
         "dpo", description="What to write", json_schema_extra=cli("--format", "-f")
     )

@@ -16,13 +16,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.core.errors import InputError
 from followkit.core.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
-from followkit.core.records import Constraint
+from followkit.core.records import Constraint, PreferencePair, Reads, ResponseWithVerdicts, SFTRecord, Writes
 from followkit.core.settings import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache
 from followkit.synth.common import (
     Failures,
@@ -47,6 +47,8 @@ class RefineConfig(BaseModel):
     """Settings of `followkit synth refine`."""
 
     model_config = ConfigDict(extra="forbid")
+    reads: ClassVar[Reads] = Reads((ResponseWithVerdicts,), "--responses")
+    writes: ClassVar[Writes] = {"pairs_refine.jsonl": PreferencePair, "sft_refine.jsonl": SFTRecord}
     responses: str | None = Field(None, description="Student responses JSONL (default: OUT/responses.jsonl)")
     student: str = Field("embedded", description="Student, if no responses exist yet: " + ROLE_SPEC)
     teacher: str = Field(

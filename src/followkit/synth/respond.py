@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.core.reasoning import DEFAULT_MARKERS_TEXT, parse_markers, split_completion
-from followkit.core.records import Conversation, Instruction
+from followkit.core.records import Conversation, Instruction, Reads, ResponseWithVerdicts, Writes
 from followkit.core.settings import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.synth.common import (
     Failures,
@@ -42,6 +42,8 @@ class RespondConfig(BaseModel):
     """Settings of `followkit synth respond`."""
 
     model_config = ConfigDict(extra="forbid")
+    reads: ClassVar[Reads] = Reads((Instruction, Conversation), "--instructions")
+    writes: ClassVar[Writes] = {"responses.jsonl": ResponseWithVerdicts}
     instructions: str | None = Field(None, description="Instruction JSONL (default: OUT/instructions.jsonl)")
     n: int = Field(4, ge=1, description="Samples per instruction")
     temperature: float = Field(0.8, ge=0.0, description="Sampling temperature (high helps, per CAR)")
