@@ -245,8 +245,13 @@ class AppendLog:
     def __contains__(self, key: object) -> bool:
         return str(key) in self.done
 
-    def append(self, record: dict) -> None:
-        """Write one record and flush it to the OS, so a kill after this call loses nothing."""
+    def append(self, record: Any) -> None:
+        """Write one record (a dict, or a core.records type written as records.write does) and flush
+        it to the OS, so a kill after this call loses nothing."""
+        if not isinstance(record, dict):
+            from followkit.core.records import as_row
+
+            record = as_row(record)
         k = str(record[self.key])
         if k in self.done:
             return

@@ -93,9 +93,10 @@ class Response(BaseModel):
 
 
 class PreferencePair(BaseModel):
-    """A DPO pair in TRL's conversational format."""
+    """A DPO pair in TRL's conversational format (synth pairs and refine give each an id)."""
 
     model_config = ConfigDict(extra="forbid")
+    id: str | None = None
     prompt: list[Message]
     chosen: list[Message]
     rejected: list[Message]
@@ -115,9 +116,10 @@ class IOPOGroup(BaseModel):
 
 
 class SFTRecord(BaseModel):
-    """A supervised example in TRL's conversational format."""
+    """A supervised example in TRL's conversational format (synth pairs and refine give each an id)."""
 
     model_config = ConfigDict(extra="allow")
+    id: str | None = None
     messages: list[Message]
     meta: dict[str, Any] = Field(default_factory=dict)
 
@@ -160,6 +162,7 @@ __all__ = [
     "VerdictRow",
     "Writes",
     "adapt",
+    "as_row",
     "detect_shape",
     "iter_records",
     "parse_row",
@@ -652,14 +655,17 @@ def read(path: str | Path, kind: type[R], *, shape: str = "followkit", unique: b
     return [rec for _, rec in iter_records(path, kind, shape=shape, unique=unique)]
 
 
+def as_row(record: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    """A record as its JSON row: the fields as read or set, in declaration order, defaults not added."""
+    return record.model_dump(mode="json", exclude_unset=True) if isinstance(record, BaseModel) else record
+
+
 def write(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:
-    """Write records atomically as JSONL (fields as read or set, defaults not added); returns the count."""
+    """Write records atomically as JSONL (see as_row); returns the count. Stages that resume append
+    through core.io.AppendLog, which takes the same records."""
     from followkit.core.io import write_jsonl
 
-    return write_jsonl(
-        path,
-        (r.model_dump(mode="json", exclude_unset=True) if isinstance(r, BaseModel) else r for r in records),
-    )
+    return write_jsonl(path, map(as_row, records))
 
 
 def render_prompt(task: str, constraint_texts: list[str], input_text: str | None, lang: str = "en") -> str:
