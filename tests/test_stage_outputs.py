@@ -8,6 +8,7 @@ written by the dict-literal producers. Regenerate (only on a deliberate format c
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -103,11 +104,19 @@ def run_chain(root: Path) -> dict[str, Path]:
 def test_stage_writes_what_it_wrote_before(tmp_path_factory: pytest.TempPathFactory, stage: str) -> None:
     dirs = _chain(tmp_path_factory)
     for name in FILES[stage]:
-        got = (dirs[stage] / name).read_bytes()
+        got, before = (dirs[stage] / name).read_bytes(), (GOLDEN / stage / name).read_bytes()
         assert got, f"{stage}/{name} is empty: the fixture no longer exercises it"
-        assert got == (GOLDEN / stage / name).read_bytes(), (
-            f"{stage}/{name} differs from what it wrote before"
-        )
+        if stage in PARSED:
+            got, before = _parsed(got), _parsed(before)
+        assert got == before, f"{stage}/{name} differs from what it wrote before"
+
+
+PARSED = {"respond"}
+"""Stages compared as parsed JSON: a Response row's declared fields now come first (the values are the same)."""
+
+
+def _parsed(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in data.decode().splitlines()]
 
 
 _CACHE: dict[str, dict[str, Path]] = {}

@@ -32,7 +32,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from followkit.core.errors import InputError, field_error
 
@@ -77,6 +85,8 @@ class Conversation(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     id: str
+    task: str | None = None  # as synth compose writes them; Multi-IF rows have neither
+    input: str | None = None
     language: str
     turns: list[ConversationTurn] = Field(min_length=1)
 
@@ -204,6 +214,10 @@ class ResponseWithVerdicts(Response):
     verdicts: list[Verdict]
     follow_all_strict: bool | None = None
     follow_all_loose: bool | None = None
+
+    @field_serializer("verdicts")
+    def _verdict_rows(self, verdicts: list[Verdict]) -> list[dict[str, Any]]:
+        return [v.to_dict() for v in verdicts]  # score and error only when set, as verify writes them
 
 
 class ConstrainedResponse(BaseModel):

@@ -84,28 +84,28 @@ def response_record(
     sampling: dict,
     verdicts: list,
     reasoning: str | None = None,
-) -> dict[str, Any]:
+) -> ResponseWithVerdicts:
     """A Response record with the instruction's constraints and the verdicts (and the trace split off)."""
     vs = [v.to_dict() for v in verdicts]
     prompt, constraints = final_turn(inst)
-    return {
-        "key": response_key(inst.id, sample),
-        "id": inst.id,
-        "sample": sample,
-        "messages": chat,
-        "prompt": prompt,  # so `followkit verify responses.jsonl` reads the file as it is
-        "response": text,
+    return ResponseWithVerdicts(
+        key=response_key(inst.id, sample),
+        id=inst.id,
+        sample=sample,
+        messages=chat,
+        prompt=prompt,  # so `followkit verify responses.jsonl` reads the file as it is
+        response=text,
         **({"reasoning": reasoning} if reasoning is not None else {}),
-        "model": model,
-        "sampling": sampling,
-        "language": inst.language,
-        "task": getattr(inst, "task", None),  # a conversation carries them where compose wrote them
-        "input": getattr(inst, "input", None),
-        "constraints": [c.model_dump(mode="json", exclude_none=True) for c in constraints],
-        "verdicts": vs,
-        "follow_all_strict": follow_all(vs, "strict"),
-        "follow_all_loose": follow_all(vs, "loose"),
-    }
+        model=model,
+        sampling=sampling,
+        language=inst.language,
+        task=getattr(inst, "task", None),  # a conversation carries them where compose wrote them
+        input=getattr(inst, "input", None),
+        constraints=[c.model_dump(mode="json", exclude_none=True) for c in constraints],
+        verdicts=verdicts,
+        follow_all_strict=follow_all(vs, "strict"),
+        follow_all_loose=follow_all(vs, "loose"),
+    )
 
 
 STUDENT_FINGERPRINT = "respond_fingerprint.json"
