@@ -139,3 +139,15 @@ if __name__ == "__main__":
             for name in names:
                 shutil.copy(dirs[stage] / name, GOLDEN / stage / name)
     sys.exit(0)
+
+
+@pytest.mark.parametrize("turns", [1, 2])
+def test_compose_writes_each_record_as_its_dict(tmp_path: Path, turns: int) -> None:
+    from followkit.core.io import dumps
+    from followkit.synth.compose import composer_from_config
+
+    cfg = ComposeConfig(n=6, seed=2, languages=["en"], k="uniform:1-2", include=INCLUDE, turns=turns)
+    run_compose(cfg, tmp_path, progress=False)
+    comp = composer_from_config(cfg)
+    lines = (tmp_path / "instructions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines == [dumps(comp.compose_record(i)) for i in range(cfg.n)]

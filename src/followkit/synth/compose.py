@@ -339,10 +339,9 @@ def run_compose(cfg: ComposeConfig, out_dir: str | Path, progress: bool | None =
             was_done = iid in log
             if was_done:
                 resumed += 1
-                rec = log.done[iid]
             else:
-                rec = comp.compose_record(i)
-                log.append(rec)
+                log.append(comp.compose_one(i))
+            rec = log.done[iid]
             turns = rec.get("turns")
             nk = len(
                 turns[-1]["constraints"] if turns else rec["constraints"]
