@@ -43,6 +43,7 @@ from pydantic import (
 )
 
 from followkit.core.errors import InputError, field_error
+from followkit.core.io import as_row
 
 Message = dict[str, str]  # {"role": ..., "content": ...}
 
@@ -669,13 +670,8 @@ def read(path: str | Path, kind: type[R], *, shape: str = "followkit", unique: b
     return [rec for _, rec in iter_records(path, kind, shape=shape, unique=unique)]
 
 
-def as_row(record: BaseModel | dict[str, Any]) -> dict[str, Any]:
-    """A record as its JSON row: the fields as read or set, in declaration order, defaults not added."""
-    return record.model_dump(mode="json", exclude_unset=True) if isinstance(record, BaseModel) else record
-
-
 def write(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:
-    """Write records atomically as JSONL (see as_row); returns the count. Stages that resume append
+    """Write records atomically as JSONL (see core.io.as_row); returns the count. Stages that resume append
     through core.io.AppendLog, which takes the same records."""
     from followkit.core.io import write_jsonl
 
