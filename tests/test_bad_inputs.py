@@ -53,7 +53,7 @@ SEED = {"id": "s1", "task": "Write a poem about the sea."}
 
 def _response_rows() -> list[dict]:
     """Two Response records as `synth respond` writes them (one following, one not)."""
-    from followkit.core.records import Instruction
+    from followkit.core.records import Instruction, as_row
     from followkit.synth.common import rule_verdicts, user_chat
     from followkit.synth.respond import response_record
 
@@ -61,7 +61,7 @@ def _response_rows() -> list[dict]:
     rows = []
     for s, text in enumerate(["Hello there friend.", "Hello, there, friend."]):
         vs = rule_verdicts(inst.constraints, text, inst.prompt)
-        rows.append(response_record(inst, s, text, user_chat(inst.prompt), "scripted", {}, vs))
+        rows.append(as_row(response_record(inst, s, text, user_chat(inst.prompt), "scripted", {}, vs)))
     return rows
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from followkit.core.errors import InputError
 from followkit.core.records import RECORD_TYPES
-from followkit.pipeline import STAGE_RECORDS, check_chain, load_pipeline, stage_command
+from followkit.pipeline import check_chain, load_pipeline, stage_command, stage_records
 
 STAGES = [
     {"name": "compose", "args": ["synth", "compose", "--out", "${run}/data"], "outputs": ["${run}/data/instructions.jsonl"]},
@@ -49,7 +49,7 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_every_declared_type_is_a_record_type() -> None:
-    for cmd, io in STAGE_RECORDS.items():
+    for cmd, io in stage_records().items():
         for name in (*io.reads, *(t for _, t in io.writes)):
             assert name in RECORD_TYPES, (cmd, name)
 
@@ -124,3 +124,18 @@ def test_stage_arguments_are_checked_before_any_stage(
         err = [x for x in p.stderr.splitlines() if x.strip()]
         assert len(err) == 1 and f"stage '{STAGES[stage]['name']}'" in err[0] and needle in err[0], p.stderr
         assert not (tmp_path / "run" / "data").exists()  # compose never ran
+
+
+def test_the_chain_table_comes_from_the_configs_declarations() -> None:
+    table = stage_records()
+    assert table["synth compose"].writes == (("instructions.jsonl", "Instruction"),)
+    assert table["synth respond"].reads == ("Instruction", "Conversation")
+    assert table["synth respond"].flag == "--instructions"
+    assert table["synth pairs --format iopo"].writes == (("groups_iopo.jsonl", "IOPOGroup"),)
+    assert table["synth refine"].writes == (
+        ("pairs_refine.jsonl", "PreferencePair"),
+        ("sft_refine.jsonl", "SFTRecord"),
+    )
+    assert table["train --method dpo"].reads == ("PreferencePair",)
+    assert table["car"].reads == ("Response", "TeacherRow") and table["car"].flag is None
+    assert table["eval"].writes == (("samples.jsonl", "EvalSample"),)

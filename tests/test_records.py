@@ -38,7 +38,7 @@ def test_round_trip_every_type(tmp_path: Path) -> None:
         "m",
         {},
         rule_verdicts(inst.constraints, "Hi there.", None),
-    )
+    ).model_dump(mode="json", exclude_unset=True)
     msgs = [{"role": "user", "content": "hi"}]
     samples = {
         records.Instruction: INSTRUCTION,

@@ -10,14 +10,14 @@ from followkit.train.methods import METHOD_FIELDS, METHODS, methods_with
 
 
 def test_every_list_of_methods_is_the_table():
-    from followkit.pipeline import STAGE_RECORDS
+    from followkit.pipeline import stage_records
     from followkit.train import RUNNERS
     from followkit.train.config import TrainConfig
 
     assert typing.get_args(TrainConfig.model_fields["method"].annotation) == tuple(METHODS)
     assert {name: row.runner for name, row in METHODS.items()} == RUNNERS
     for name, row in METHODS.items():
-        assert STAGE_RECORDS[f"train --method {name}"].reads == (row.record,)
+        assert stage_records()[f"train --method {name}"].reads == (row.record,)
 
 
 def test_rows_name_real_fields_and_functions():

@@ -21,6 +21,7 @@ records that decide whether one is redone) are those hand-written copies would g
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,8 @@ import re
 import subprocess
 import sys
 import time
+import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -37,8 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from followkit.core.errors import FollowkitError, InputError
 from followkit.core.io import file_sha256, write_json
+from followkit.core.records import Reads, Writes, record_name
 from followkit.core.settings import apply_overrides, load_yaml
-from followkit.train.methods import METHODS
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 RECORD_DIR = ".pipeline"
@@ -467,32 +470,65 @@ class StageRecords:
     writes: tuple[tuple[str, str], ...] = ()  # (file name, record type) it writes
 
 
-STAGE_RECORDS: dict[str, StageRecords] = {
-    "synth compose": StageRecords(writes=(("instructions.jsonl", "Instruction"),)),
-    "synth expand": StageRecords(writes=(("instructions.jsonl", "Instruction"),)),
-    "synth respond": StageRecords(
-        ("Instruction", "Conversation"), "--instructions", (("responses.jsonl", "Response"),)
-    ),
-    "synth refine": StageRecords(
-        ("Response",),
-        "--responses",
-        (("pairs_refine.jsonl", "PreferencePair"), ("sft_refine.jsonl", "SFTRecord")),
-    ),
-    "synth pairs --format dpo": StageRecords(
-        ("Response",), "--responses", (("pairs_dpo.jsonl", "PreferencePair"),)
-    ),
-    "synth pairs --format sft": StageRecords(("Response",), "--responses", (("sft.jsonl", "SFTRecord"),)),
-    "synth pairs --format iopo": StageRecords(
-        ("Response",), "--responses", (("groups_iopo.jsonl", "IOPOGroup"),)
-    ),
-    **{f"train --method {name}": StageRecords((row.record,), "--data") for name, row in METHODS.items()},
-    "car": StageRecords(("Response", "TeacherRow")),
-    "eval": StageRecords(writes=(("samples.jsonl", "EvalSample"),)),
-}
-"""Sub-command (with its --format or --method) -> the records it reads and writes: what
-`check_chain` compares along a pipeline (STYLE 13). A command not listed is not checked."""
+def _settings_models() -> Iterator[tuple[str, type]]:
+    """(command words, settings model) for every followkit command built on a config model."""
+    from followkit.commands import _click_app, register_commands
 
-_FORMAT_FLAGS = {"synth pairs": ("--format", "-f", "dpo"), "train": ("--method", None, None)}
+    register_commands()
+    todo: list[tuple[str, Any]] = [("", _click_app())]
+    while todo:
+        path, cmd = todo.pop()
+        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+            todo.append((f"{path} {name}".strip(), sub))
+        model = getattr(getattr(cmd, "callback", None), "settings_model", None)
+        if model is not None:
+            yield path, model
+
+
+def _variant(model: type) -> tuple[str, str | None, Any] | None:
+    """(long flag, short flag, default) of the field a config's records depend on (`records_by`), or None."""
+    by = getattr(model, "records_by", None)
+    if by is None:
+        return None
+    field = model.model_fields[by]
+    extra = field.json_schema_extra
+    flags = list((extra.get("cli") or {}).get("flags") or []) if isinstance(extra, dict) else []
+    long = next((f for f in flags if f.startswith("--")), "--" + by.replace("_", "-"))
+    short = next((f for f in flags if not f.startswith("--")), None)
+    return long, short, None if field.is_required() else field.default
+
+
+def _stage_records(reads: Reads | None, writes: Writes) -> StageRecords:
+    return StageRecords(
+        tuple(record_name(t) for t in reads.types) if reads else (),
+        reads.flag if reads else None,
+        tuple((f, record_name(t)) for f, t in writes.items()),
+    )
+
+
+@functools.cache
+def stage_records() -> dict[str, StageRecords]:
+    """Sub-command (with its --format or --method) -> the records it reads and writes, from the
+    `reads` / `writes` its config declares: what `check_chain` compares along a pipeline (STYLE 13).
+    A command whose config declares neither is not checked."""
+    table: dict[str, StageRecords] = {}
+    for cmd, model in _settings_models():
+        reads, writes = getattr(model, "reads", None), getattr(model, "writes", {})
+        variant = _variant(model)
+        if variant is None:
+            if reads is not None or writes:
+                table[cmd] = _stage_records(reads, writes)
+            continue
+        for value in typing.get_args(model.model_fields[model.records_by].annotation):
+            r = reads.get(value) if isinstance(reads, dict) else reads
+            table[f"{cmd} {variant[0]} {value}"] = _stage_records(r, writes.get(value, {}))
+    return table
+
+
+@functools.cache
+def _variant_flags() -> dict[str, tuple[str, str | None, Any]]:
+    """Command -> (long flag, short flag, default) of the field its records depend on."""
+    return {cmd: v for cmd, model in _settings_models() if (v := _variant(model)) is not None}
 
 
 def _option(args: list[str], *names: str | None) -> str | None:
@@ -507,11 +543,12 @@ def _option(args: list[str], *names: str | None) -> str | None:
 
 
 def stage_command(args: list[str]) -> str:
-    """The STAGE_RECORDS key of a stage's arguments: the sub-command, with its --format or --method."""
+    """The stage_records() key of a stage's arguments: the sub-command, with its --format or --method."""
     words = [a for a in args[:2] if not a.startswith("-")]
     cmd = " ".join(words[:2]) if words[:1] == ["synth"] else " ".join(words[:1])
-    if cmd in _FORMAT_FLAGS:
-        flag, short, default = _FORMAT_FLAGS[cmd]
+    variants = _variant_flags()
+    if cmd in variants:
+        flag, short, default = variants[cmd]
         value = _option(args, flag, short) or default
         if value:
             cmd = f"{cmd} {flag} {value}"
@@ -520,7 +557,7 @@ def stage_command(args: list[str]) -> str:
 
 def _written(stage: StageSpec, path: str) -> str | None:
     """The record type `stage` writes at `path` (an output file, or a file in an output folder)."""
-    io = STAGE_RECORDS.get(stage_command(stage.args))
+    io = stage_records().get(stage_command(stage.args))
     if io is None:
         return None
     for out in stage.outputs:
@@ -536,7 +573,7 @@ def check_chain(run: PipelineRun) -> None:
     """
     stages = run.spec.stages
     for i, st in enumerate(stages):
-        io = STAGE_RECORDS.get(stage_command(st.args))
+        io = stage_records().get(stage_command(st.args))
         if io is None or not io.reads or not st.enabled:
             continue
         named = _option(st.args, io.flag) if io.flag else None

@@ -165,6 +165,14 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
+def as_row(record: Any) -> dict:
+    """A record as its JSON row: a core.records type with the fields as read or set, in declaration
+    order, defaults not added; a dict as it is."""
+    if isinstance(record, dict):
+        return record
+    return record.model_dump(mode="json", exclude_unset=True)
+
+
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
     """Write records atomically (temp file + rename); returns the count."""
     p = Path(path)
@@ -245,8 +253,10 @@ class AppendLog:
     def __contains__(self, key: object) -> bool:
         return str(key) in self.done
 
-    def append(self, record: dict) -> None:
-        """Write one record and flush it to the OS, so a kill after this call loses nothing."""
+    def append(self, record: Any) -> None:
+        """Write one record (a dict, or a core.records type written as records.write does) and flush
+        it to the OS, so a kill after this call loses nothing."""
+        record = as_row(record)
         k = str(record[self.key])
         if k in self.done:
             return

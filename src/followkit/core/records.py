@@ -32,9 +32,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from followkit.core.errors import InputError, field_error
+from followkit.core.io import as_row
 
 Message = dict[str, str]  # {"role": ..., "content": ...}
 
@@ -77,6 +86,8 @@ class Conversation(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     id: str
+    task: str | None = None  # as synth compose writes them; Multi-IF rows have neither
+    input: str | None = None
     language: str
     turns: list[ConversationTurn] = Field(min_length=1)
 
@@ -93,9 +104,10 @@ class Response(BaseModel):
 
 
 class PreferencePair(BaseModel):
-    """A DPO pair in TRL's conversational format."""
+    """A DPO pair in TRL's conversational format (synth pairs and refine give each an id)."""
 
     model_config = ConfigDict(extra="forbid")
+    id: str | None = None
     prompt: list[Message]
     chosen: list[Message]
     rejected: list[Message]
@@ -115,9 +127,10 @@ class IOPOGroup(BaseModel):
 
 
 class SFTRecord(BaseModel):
-    """A supervised example in TRL's conversational format."""
+    """A supervised example in TRL's conversational format (synth pairs and refine give each an id)."""
 
     model_config = ConfigDict(extra="allow")
+    id: str | None = None
     messages: list[Message]
     meta: dict[str, Any] = Field(default_factory=dict)
 
@@ -150,6 +163,7 @@ __all__ = [
     "Message",
     "PreferencePair",
     "PromptResponse",
+    "Reads",
     "Response",
     "ResponseWithVerdicts",
     "SFTRecord",
@@ -157,11 +171,14 @@ __all__ = [
     "TeacherSet",
     "Verdict",
     "VerdictRow",
+    "Writes",
     "adapt",
+    "as_row",
     "detect_shape",
     "iter_records",
     "parse_row",
     "read",
+    "record_name",
     "render_prompt",
     "render_prompt_layout",
     "write",
@@ -198,6 +215,10 @@ class ResponseWithVerdicts(Response):
     verdicts: list[Verdict]
     follow_all_strict: bool | None = None
     follow_all_loose: bool | None = None
+
+    @field_serializer("verdicts")
+    def _verdict_rows(self, verdicts: list[Verdict]) -> list[dict[str, Any]]:
+        return [v.to_dict() for v in verdicts]  # score and error only when set, as verify writes them
 
 
 class ConstrainedResponse(BaseModel):
@@ -421,7 +442,29 @@ RECORD_TYPES: dict[str, type[BaseModel]] = {
     "EvalSample": EvalSample,
     "TeacherRow": TeacherRow,
 }
-"""Record type name -> model: the names pipeline stages declare as their input and output."""
+"""Record type name -> model: the names a pipeline's chain check reports."""
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a stage reads (STYLE 13): the record types it accepts in one JSONL file.
+
+    A stage's config declares `reads: ClassVar[Reads]` and `writes: ClassVar[Writes]`; a config whose
+    outputs (or input) depend on one of its fields names that field in `records_by` and keys `writes`
+    (and, if it varies, `reads`) by the field's value. `followkit run --dry-run` checks the chain from these.
+    """
+
+    types: tuple[type[BaseModel], ...]
+    flag: str | None = None  # the option naming that file; None: every .jsonl input of the stage
+
+
+Writes = dict[str, type[BaseModel]]
+"""Output file name -> the record type a stage writes there."""
+
+
+def record_name(kind: type[BaseModel]) -> str:
+    """The RECORD_TYPES name of a record type (Response for ResponseWithVerdicts)."""
+    return next((name for name, t in RECORD_TYPES.items() if t is kind), kind.__name__)
 
 
 # --------------------------------------------------------------------------- foreign shapes
@@ -628,13 +671,11 @@ def read(path: str | Path, kind: type[R], *, shape: str = "followkit", unique: b
 
 
 def write(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:
-    """Write records atomically as JSONL (fields as read or set, defaults not added); returns the count."""
+    """Write records atomically as JSONL (see core.io.as_row); returns the count. Stages that resume append
+    through core.io.AppendLog, which takes the same records."""
     from followkit.core.io import write_jsonl
 
-    return write_jsonl(
-        path,
-        (r.model_dump(mode="json", exclude_unset=True) if isinstance(r, BaseModel) else r for r in records),
-    )
+    return write_jsonl(path, map(as_row, records))
 
 
 def render_prompt(task: str, constraint_texts: list[str], input_text: str | None, lang: str = "en") -> str:

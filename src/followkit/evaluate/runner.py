@@ -14,7 +14,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,6 +30,7 @@ from followkit.core.reasoning import (
     split_completion,
     trace_summary,
 )
+from followkit.core.records import EvalSample, Writes
 from followkit.core.settings import Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.core.stats import Metric
 from followkit.evaluate.base import Benchmark, EvalItem, MultiTurnBenchmark
@@ -64,6 +65,7 @@ class EvalConfig(BaseModel):
     """Settings of `followkit eval`; each is also a flag (followkit.core.settings)."""
 
     model_config = ConfigDict(extra="forbid")
+    writes: ClassVar[Writes] = {"samples.jsonl": EvalSample}
 
     benchmark: str = Field(
         description="NAME[:PATH]: ifeval, ifbench, trace, followkit-bench, kcif, cfbench, complexbench, "

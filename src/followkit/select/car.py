@@ -33,14 +33,14 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.backends.base import Backend, Chat
 from followkit.core.errors import InputError
 from followkit.core.io import text_sha256
-from followkit.core.records import TeacherRow, iter_records
+from followkit.core.records import Reads, ResponseWithVerdicts, TeacherRow, iter_records
 from followkit.core.settings import Cache, RefreshCache, cli
 from followkit.select.rewards import Reward, RewardInput
 
@@ -65,6 +65,7 @@ class CarConfig(BaseModel):
     """Settings of `followkit car`; each is also a flag (followkit.core.settings)."""
 
     model_config = ConfigDict(extra="forbid")
+    reads: ClassVar[Reads] = Reads((ResponseWithVerdicts, TeacherRow))
 
     teacher: list[str] = Field(
         description="NAME=FILE or NAME=FILE@MODEL_SPEC, repeated: a JSONL of one teacher's responses "

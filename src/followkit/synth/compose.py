@@ -16,12 +16,19 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.core.errors import InputError
-from followkit.core.records import LAYOUTS, Conversation, Instruction, render_prompt, render_prompt_layout
+from followkit.core.records import (
+    LAYOUTS,
+    Conversation,
+    Instruction,
+    Writes,
+    render_prompt,
+    render_prompt_layout,
+)
 from followkit.synth.kdist import KDist, KSpec
 from followkit.synth.seeds import LANGUAGES, SeedLanguages, SeedTask, load_seeds
 
@@ -54,6 +61,7 @@ class ComposeConfig(BaseModel):
     """Settings of `followkit synth compose`."""
 
     model_config = ConfigDict(extra="forbid")
+    writes: ClassVar[Writes] = {"instructions.jsonl": Instruction}
     n: int = Field(200, ge=1, description="Number of instructions")
     seed: int = Field(0, description="Random seed; instruction i depends only on (seed, i)")
     seeds: str | None = Field(
@@ -331,10 +339,9 @@ def run_compose(cfg: ComposeConfig, out_dir: str | Path, progress: bool | None =
             was_done = iid in log
             if was_done:
                 resumed += 1
-                rec = log.done[iid]
             else:
-                rec = comp.compose_record(i)
-                log.append(rec)
+                log.append(comp.compose_one(i))
+            rec = log.done[iid]
             turns = rec.get("turns")
             nk = len(
                 turns[-1]["constraints"] if turns else rec["constraints"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from followkit.constraints import taxonomy
-from followkit.core.records import Constraint, Instruction, render_prompt
+from followkit.core.records import Constraint, Instruction, Writes, render_prompt
 from followkit.core.settings import ROLE_SPEC, Cache, RefreshCache, cli
 from followkit.synth.common import (
     Failures,
@@ -115,6 +115,7 @@ class ExpandConfig(BaseModel):
     """Settings of `followkit synth expand`."""
 
     model_config = ConfigDict(extra="forbid")
+    writes: ClassVar[Writes] = {"instructions.jsonl": Instruction}
     n: int = Field(50, ge=1, description="Number of instructions to expand")
     seed: int = Field(0, description="Random seed (seed task, k and dimensions of item i)")
     seeds: str | None = Field(

@@ -17,14 +17,23 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.constraints.perturb import Perturbation, perturb_add, perturb_delete_add, perturb_modify
 from followkit.core.errors import InputError
 from followkit.core.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
-from followkit.core.records import Constraint, render_prompt
+from followkit.core.records import (
+    Constraint,
+    IOPOGroup,
+    PreferencePair,
+    Reads,
+    ResponseWithVerdicts,
+    SFTRecord,
+    Writes,
+    render_prompt,
+)
 from followkit.core.settings import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.synth.common import (
     Failures,
@@ -54,6 +63,13 @@ class PairsConfig(BaseModel):
     """Settings of `followkit synth pairs`."""
 
     model_config = ConfigDict(extra="forbid")
+    records_by: ClassVar[str] = "format"
+    reads: ClassVar[Reads] = Reads((ResponseWithVerdicts,), "--responses")
+    writes: ClassVar[dict[str, Writes]] = {
+        "dpo": {"pairs_dpo.jsonl": PreferencePair},
+        "sft": {"sft.jsonl": SFTRecord},
+        "iopo": {"groups_iopo.jsonl": IOPOGroup},
+    }
     format: Literal["dpo", "iopo", "sft"] = Field(
         "dpo", description="What to write", json_schema_extra=cli("--format", "-f")
     )
@@ -155,14 +171,14 @@ def select_margin(
     return chosen, rejected
 
 
-def dpo_record(chosen: dict[str, Any], rejected: dict[str, Any], mode: str) -> dict[str, Any]:
+def dpo_record(chosen: dict[str, Any], rejected: dict[str, Any], mode: str) -> PreferencePair:
     """A TRL conversational preference record with verdicts in meta."""
-    return {
-        "id": chosen["id"],
-        "prompt": chosen["messages"],
-        "chosen": [{"role": "assistant", "content": chosen["response"]}],
-        "rejected": [{"role": "assistant", "content": rejected["response"]}],
-        "meta": {
+    return PreferencePair(
+        id=chosen["id"],
+        prompt=chosen["messages"],
+        chosen=[{"role": "assistant", "content": chosen["response"]}],
+        rejected=[{"role": "assistant", "content": rejected["response"]}],
+        meta={
             "instruction_id": chosen["id"],
             "chosen_key": chosen["key"],
             "rejected_key": rejected["key"],
@@ -173,16 +189,16 @@ def dpo_record(chosen: dict[str, Any], rejected: dict[str, Any], mode: str) -> d
             "rejected_verdicts": rejected["verdicts"],
             "model": chosen.get("model"),
         },
-    }
+    )
 
 
-def sft_record(rec: dict[str, Any]) -> dict[str, Any]:
+def sft_record(rec: dict[str, Any]) -> SFTRecord:
     """An SFT record from a response that follows every constraint."""
-    return {
-        "id": rec["id"],
-        "messages": rec["messages"] + [{"role": "assistant", "content": rec["response"]}],
-        "meta": {"source": rec["key"], "model": rec.get("model"), "verdicts": rec["verdicts"]},
-    }
+    return SFTRecord(
+        id=rec["id"],
+        messages=rec["messages"] + [{"role": "assistant", "content": rec["response"]}],
+        meta={"source": rec["key"], "model": rec.get("model"), "verdicts": rec["verdicts"]},
+    )
 
 
 # --------------------------------------------------------------------------- IOPO perturbation
@@ -243,7 +259,7 @@ class IOPOBuilder:
         out[i] = new
         return Perturbation(operator="rewrite", constraints=out, changed=f"{cons[i].text!r} -> {new.text!r}")
 
-    def build(self, recs: list[dict[str, Any]], failures: Failures) -> list[dict[str, Any]]:
+    def build(self, recs: list[dict[str, Any]], failures: Failures) -> list[IOPOGroup]:
         """Groups for a batch of y1 records (each follows its x1); failures recorded with reasons."""
         from followkit.backends.base import SamplingParams
 
@@ -314,15 +330,15 @@ class IOPOBuilder:
                 continue
             s, y2 = pick
             groups.append(
-                {
-                    "id": rec["id"],
+                IOPOGroup(
+                    id=rec["id"],
                     # Full message lists, as DPO pairs keep them: y1 and y2 were sampled after
                     # the same earlier turns (a system prompt), so training must see them too.
-                    "x1": rec["messages"],
-                    "y1": rec["response"],
-                    "x2": chats[pi],
-                    "y2": y2,
-                    "meta": {
+                    x1=rec["messages"],
+                    y1=rec["response"],
+                    x2=chats[pi],
+                    y2=y2,
+                    meta={
                         "operator": p.operator,
                         "changed": p.changed,
                         "y1_key": rec["key"],
@@ -340,7 +356,7 @@ class IOPOBuilder:
                         },
                         "student": getattr(self.student, "model_id", None),
                     },
-                }
+                )
             )
         return groups
 
@@ -357,8 +373,9 @@ def run_pairs(
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Write OUT/pairs_dpo.jsonl, OUT/groups_iopo.jsonl or OUT/sft.jsonl, and manifest.json."""
-    from followkit.core.io import AppendLog, write_jsonl
+    from followkit.core.io import AppendLog
     from followkit.core.progress import stage_progress
+    from followkit.core.records import write
     from followkit.synth.common import write_stage_manifest
 
     out = Path(out_dir)
@@ -388,7 +405,7 @@ def run_pairs(
                 if any(follow_all(r["verdicts"], cfg.mode) is True for r in s)
             ]
             name = "sft.jsonl"
-        write_jsonl(out / name, rows)
+        write(out / name, rows)
         return write_stage_manifest(
             out,
             f"synth.pairs.{cfg.format}",
@@ -428,7 +445,7 @@ def run_pairs(
             builder = IOPOBuilder(cfg, student_role(), teacher_role, judge_role)
             before = len(failures)
             for g in builder.build(batch, failures):
-                ops[g["meta"]["operator"]] = ops.get(g["meta"]["operator"], 0) + 1
+                ops[g.meta["operator"]] = ops.get(g.meta["operator"], 0) + 1
                 log.append(g)
             bar.advance(len(batch), failed=len(failures) - before)
         n_groups = len(log.done)
@@ -465,8 +482,8 @@ def _run_repair_groups(
     progress: bool | None,
 ) -> dict[str, Any]:
     """IOPO groups by the rule teacher: a pure function of the responses, written atomically."""
-    from followkit.core.io import write_jsonl
     from followkit.core.progress import stage_progress
+    from followkit.core.records import write
     from followkit.synth.common import write_stage_manifest
     from followkit.synth.repair_groups import build_repair_groups
 
@@ -477,7 +494,7 @@ def _run_repair_groups(
         )
     if not rows and (out / "groups_iopo.jsonl").exists():
         raise InputError("no IOPO group could be built; the earlier groups_iopo.jsonl is kept", path=str(src))
-    write_jsonl(out / "groups_iopo.jsonl", rows)
+    write(out / "groups_iopo.jsonl", rows)
     failures_file = failures.write(out)
     return write_stage_manifest(
         out,

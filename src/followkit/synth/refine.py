@@ -16,13 +16,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.core.errors import InputError
 from followkit.core.reasoning import DEFAULT_MARKERS_TEXT, parse_markers
-from followkit.core.records import Constraint
+from followkit.core.records import Constraint, PreferencePair, Reads, ResponseWithVerdicts, SFTRecord, Writes
 from followkit.core.settings import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache
 from followkit.synth.common import (
     Failures,
@@ -47,6 +47,8 @@ class RefineConfig(BaseModel):
     """Settings of `followkit synth refine`."""
 
     model_config = ConfigDict(extra="forbid")
+    reads: ClassVar[Reads] = Reads((ResponseWithVerdicts,), "--responses")
+    writes: ClassVar[Writes] = {"pairs_refine.jsonl": PreferencePair, "sft_refine.jsonl": SFTRecord}
     responses: str | None = Field(None, description="Student responses JSONL (default: OUT/responses.jsonl)")
     student: str = Field("embedded", description="Student, if no responses exist yet: " + ROLE_SPEC)
     teacher: str = Field(
@@ -207,7 +209,7 @@ def refine_items(teacher: Any, judge_role: Any, recs: list[dict[str, Any]], cfg:
     return items
 
 
-def item_outputs(it: _Item, teacher_model: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def item_outputs(it: _Item, teacher_model: str) -> tuple[list[PreferencePair], SFTRecord]:
     """The DPO pairs (one per fix whose 'before' differs from the final) and the SFT record of an item."""
     rec = it.rec
     final = it.current
@@ -217,12 +219,12 @@ def item_outputs(it: _Item, teacher_model: str) -> tuple[list[dict[str, Any]], d
         if step["before"].strip() == final.strip():
             continue
         pairs.append(
-            {
-                "id": f"{rec['key']}#fix{j}",
-                "prompt": rec["messages"],
-                "chosen": [{"role": "assistant", "content": final}],
-                "rejected": [{"role": "assistant", "content": step["before"]}],
-                "meta": {
+            PreferencePair(
+                id=f"{rec['key']}#fix{j}",
+                prompt=rec["messages"],
+                chosen=[{"role": "assistant", "content": final}],
+                rejected=[{"role": "assistant", "content": step["before"]}],
+                meta={
                     "source": rec["key"],
                     "instruction_id": rec["id"],
                     "step": j,
@@ -233,19 +235,18 @@ def item_outputs(it: _Item, teacher_model: str) -> tuple[list[dict[str, Any]], d
                     "teacher": teacher_model,
                     "chosen_verdicts": verdicts,
                 },
-            }
+            )
         )
-    sft = {
-        "id": rec["key"],
-        "messages": rec["messages"] + [{"role": "assistant", "content": final}],
-        "meta": {
-            "source": rec["key"],
-            "instruction_id": rec["id"],
-            "steps": len(it.steps),
-            "teacher": teacher_model,
-        },
-    }
-    return pairs, sft
+    return pairs, refined_sft(rec, final, len(it.steps), teacher_model)
+
+
+def refined_sft(rec: dict[str, Any], answer: str, steps: int, teacher_model: str | None) -> SFTRecord:
+    """The SFT record of a response's final answer (`steps` fixes by `teacher_model`; 0 and None: kept as is)."""
+    return SFTRecord(
+        id=rec["key"],
+        messages=rec["messages"] + [{"role": "assistant", "content": answer}],
+        meta={"source": rec["key"], "instruction_id": rec["id"], "steps": steps, "teacher": teacher_model},
+    )
 
 
 def passing_answers(recs: list[dict[str, Any]], per_instruction: int) -> list[dict[str, Any]]:
@@ -355,7 +356,7 @@ def run_refine(
                     continue
                 pairs, sft = item_outputs(it, model)
                 for p in pairs:
-                    if p["id"] not in pairs_log:
+                    if p.id not in pairs_log:
                         new_pairs += 1
                     pairs_log.append(p)
                 sft_log.append(sft)  # last: its presence marks the item done
@@ -365,18 +366,7 @@ def run_refine(
             for rec in passing_answers(recs, cfg.per_instruction):
                 kept += 1
                 if rec["key"] not in sft_log:
-                    sft_log.append(
-                        {
-                            "id": rec["key"],
-                            "messages": rec["messages"] + [{"role": "assistant", "content": rec["response"]}],
-                            "meta": {
-                                "source": rec["key"],
-                                "instruction_id": rec["id"],
-                                "steps": 0,
-                                "teacher": None,
-                            },
-                        }
-                    )
+                    sft_log.append(refined_sft(rec, rec["response"], 0, None))
         n_pairs, n_sft = len(pairs_log.done), len(sft_log.done)
     failures_file = failures.write(out)
     tb = teacher_role.backend

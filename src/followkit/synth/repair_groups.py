@@ -23,7 +23,7 @@ from followkit.constraints.edits import trim_unfinished
 from followkit.constraints.perturb import Perturbation, perturb_delete_add, perturb_modify
 from followkit.constraints.repair import repair_response
 from followkit.constraints.verify import parse_checks, verdicts
-from followkit.core.records import Constraint, render_prompt
+from followkit.core.records import Constraint, IOPOGroup, render_prompt
 from followkit.synth.common import Failures, follow_all, is_rule, record_constraints
 
 REPAIR_OPERATORS = ("modify", "delete_add")
@@ -93,7 +93,7 @@ def _perturb(
 
 def groups_for_instruction(
     samples: list[dict[str, Any]], seed: int, per_instruction: int, tries: int
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[IOPOGroup], str | None]:
     """Up to `per_instruction` IOPO groups for one instruction's samples, or why there are none."""
     rec = samples[0]
     cons = record_constraints(rec)
@@ -106,7 +106,7 @@ def groups_for_instruction(
     y1, y0 = got
     x1_msgs = rec["messages"]
     prompt, task, lang = x1_msgs[-1]["content"], rec.get("task") or "", rec.get("language", "en")
-    groups: list[dict[str, Any]] = []
+    groups: list[IOPOGroup] = []
     seen: set[str] = set()
     for attempt in range(tries):
         if len(groups) >= per_instruction:
@@ -128,13 +128,13 @@ def groups_for_instruction(
         if not (_follows(p.constraints, y2) and not _follows(cons, y2)):
             continue
         groups.append(
-            {
-                "id": f"{rec['id']}#g{len(groups)}",
-                "x1": x1_msgs,
-                "y1": y1,
-                "x2": [*x1_msgs[:-1], {"role": "user", "content": x2}],
-                "y2": y2,
-                "meta": {
+            IOPOGroup(
+                id=f"{rec['id']}#g{len(groups)}",
+                x1=x1_msgs,
+                y1=y1,
+                x2=[*x1_msgs[:-1], {"role": "user", "content": x2}],
+                y2=y2,
+                meta={
                     "instruction_id": rec["id"],
                     "operator": p.operator,
                     "changed": p.changed,
@@ -145,7 +145,7 @@ def groups_for_instruction(
                     "x1_constraints": rec["constraints"],
                     "x2_constraints": [c.model_dump(mode="json", exclude_none=True) for c in p.constraints],
                 },
-            }
+            )
         )
     return groups, None if groups else "no x2 whose repaired y2 keeps all four verdicts"
 
@@ -157,9 +157,9 @@ def build_repair_groups(
     tries: int,
     failures: Failures,
     progress: Any = None,
-) -> tuple[list[dict[str, Any]], RepairGroupStats]:
+) -> tuple[list[IOPOGroup], RepairGroupStats]:
     """IOPO groups for every instruction (in file order), with the counts for the manifest."""
-    out: list[dict[str, Any]] = []
+    out: list[IOPOGroup] = []
     stats = RepairGroupStats(per_instruction=Counter(), operators=Counter())
     for samples in by_instruction.values():
         stats.instructions += 1
@@ -169,7 +169,7 @@ def build_repair_groups(
             failures.add(samples[0]["id"], why)
         stats.with_y1 += why not in (NO_RULE, NO_Y1)
         for g in groups:
-            stats.operators[g["meta"]["operator"]] += 1
+            stats.operators[g.meta["operator"]] += 1
         out.extend(groups)
         if progress is not None:
             progress.advance(1, failed=0 if groups else 1)

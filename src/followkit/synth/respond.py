@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from followkit.core.reasoning import DEFAULT_MARKERS_TEXT, parse_markers, split_completion
-from followkit.core.records import Conversation, Instruction
+from followkit.core.records import Conversation, Instruction, Reads, ResponseWithVerdicts, Writes
 from followkit.core.settings import ROLE_SPEC, Cache, Reasoning, ReasoningMarkers, RefreshCache, cli
 from followkit.synth.common import (
     Failures,
@@ -42,6 +42,8 @@ class RespondConfig(BaseModel):
     """Settings of `followkit synth respond`."""
 
     model_config = ConfigDict(extra="forbid")
+    reads: ClassVar[Reads] = Reads((Instruction, Conversation), "--instructions")
+    writes: ClassVar[Writes] = {"responses.jsonl": ResponseWithVerdicts}
     instructions: str | None = Field(None, description="Instruction JSONL (default: OUT/instructions.jsonl)")
     n: int = Field(4, ge=1, description="Samples per instruction")
     temperature: float = Field(0.8, ge=0.0, description="Sampling temperature (high helps, per CAR)")
@@ -82,28 +84,28 @@ def response_record(
     sampling: dict,
     verdicts: list,
     reasoning: str | None = None,
-) -> dict[str, Any]:
+) -> ResponseWithVerdicts:
     """A Response record with the instruction's constraints and the verdicts (and the trace split off)."""
     vs = [v.to_dict() for v in verdicts]
     prompt, constraints = final_turn(inst)
-    return {
-        "key": response_key(inst.id, sample),
-        "id": inst.id,
-        "sample": sample,
-        "messages": chat,
-        "prompt": prompt,  # so `followkit verify responses.jsonl` reads the file as it is
-        "response": text,
+    return ResponseWithVerdicts(
+        key=response_key(inst.id, sample),
+        id=inst.id,
+        sample=sample,
+        messages=chat,
+        prompt=prompt,  # so `followkit verify responses.jsonl` reads the file as it is
+        response=text,
         **({"reasoning": reasoning} if reasoning is not None else {}),
-        "model": model,
-        "sampling": sampling,
-        "language": inst.language,
-        "task": getattr(inst, "task", None),  # a conversation carries them where compose wrote them
-        "input": getattr(inst, "input", None),
-        "constraints": [c.model_dump(mode="json", exclude_none=True) for c in constraints],
-        "verdicts": vs,
-        "follow_all_strict": follow_all(vs, "strict"),
-        "follow_all_loose": follow_all(vs, "loose"),
-    }
+        model=model,
+        sampling=sampling,
+        language=inst.language,
+        task=getattr(inst, "task", None),  # a conversation carries them where compose wrote them
+        input=getattr(inst, "input", None),
+        constraints=[c.model_dump(mode="json", exclude_none=True) for c in constraints],
+        verdicts=verdicts,
+        follow_all_strict=follow_all(vs, "strict"),
+        follow_all_loose=follow_all(vs, "loose"),
+    )
 
 
 STUDENT_FINGERPRINT = "respond_fingerprint.json"

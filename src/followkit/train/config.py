@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from followkit.core.reasoning import DEFAULT_MARKERS_TEXT
+from followkit.core.records import RECORD_TYPES, Reads, Writes
 from followkit.core.settings import Reasoning, ReasoningMarkers
 from followkit.train.methods import METHOD_FIELDS, METHODS, methods_with
 from followkit.train.methods import method as train_method
@@ -18,6 +19,11 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     CLI_PANELS: ClassVar[dict[str, tuple[str, ...]]] = {}  # filled below from METHODS
     """--help groups the flags under these headings: the shared ones, then one per set of methods."""
+    records_by: ClassVar[str] = "method"
+    reads: ClassVar[dict[str, Reads]] = {
+        name: Reads((RECORD_TYPES[row.record],), "--data") for name, row in METHODS.items()
+    }
+    writes: ClassVar[dict[str, Writes]] = {}  # a model, no records
 
     method: Literal[tuple(METHODS)] = Field(description="Training method (followkit.train.methods.METHODS).")  # type: ignore[valid-type]
     model: str = Field("embedded", description="'embedded' or a local HF model folder (the policy's start).")

@@ -76,27 +76,26 @@ class DataStats:
         return asdict(self)
 
 
-def _as_messages(value: Any, role: str, path: str, line: int, name: str) -> Messages:
-    """A prompt or response value as a validated message list."""
+def _as_messages(value: str | Messages, role: str, path: str, line: int, name: str) -> Messages:
+    """A typed record's prompt or response as a message list: what the record type leaves open (a blank
+    string, an empty list, a message without role or content) is refused here; the types check the rest."""
     if isinstance(value, str):
         if not value.strip():
             raise InputError("empty text", path=path, line=line, field=name)
         return [{"role": role, "content": value}]
-    if not isinstance(value, list) or not value:
+    if not value:
         raise InputError(
             "expected a string or a non-empty list of messages", path=path, line=line, field=name
         )
     for i, msg in enumerate(value):
-        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str) or "content" not in msg:
+        if "role" not in msg or "content" not in msg:
             raise InputError(
                 "expected a message {'role': ..., 'content': ...}", path=path, line=line, field=f"{name}[{i}]"
             )
-        if not isinstance(msg["content"], str):
-            raise InputError("content must be a string", path=path, line=line, field=f"{name}[{i}].content")
     return value
 
 
-def _response(value: Any, path: str, line: int, name: str) -> Messages:
+def _response(value: str | Messages, path: str, line: int, name: str) -> Messages:
     """A response: one assistant message with non-empty content."""
     msgs = _as_messages(value, "assistant", path, line, name)
     if len(msgs) != 1 or msgs[0]["role"] != "assistant":
@@ -120,25 +119,25 @@ def _typed(method: Method, rec: dict, path: str, line: int) -> Any:
         value = row.get(name)
         if isinstance(value, str) and kind.model_fields[name].annotation is not str:
             role = "user" if name in method.prompts else "assistant"
-            row[name] = [{"role": role, "content": value}]
+            row[name] = _as_messages(value, role, path, line, name)
     return parse_row(row, kind, path, line)
 
 
 def parse_record(method: str, rec: dict, path: str, line: int) -> tuple[str, list[Messages], list[Messages]]:
     """(key, prompts, responses) of one record as message lists; InputError naming file:line:field."""
     m = train_method(method)
-    _typed(m, rec, path, line)
+    typed = _typed(m, rec, path, line)
     key = str(rec.get("id", f"line{line}"))
     if m.prompts == m.responses:  # one conversation: the last turn is the response, the rest the prompt
         name = m.prompts[0]
-        msgs = _as_messages(rec[name], "user", path, line, name)
+        msgs = _as_messages(getattr(typed, name), "user", path, line, name)
         if msgs[-1]["role"] != "assistant" or len(msgs) < 2:
             raise InputError(
                 "the last message must be the assistant's, after a prompt", path=path, line=line, field=name
             )
         return key, [msgs[:-1]], [_response([msgs[-1]], path, line, f"{name}[{len(msgs) - 1}]")]
-    prompts = [_as_messages(rec[name], "user", path, line, name) for name in m.prompts]
-    responses = [_response(rec[name], path, line, name) for name in m.responses]
+    prompts = [_as_messages(getattr(typed, name), "user", path, line, name) for name in m.prompts]
+    responses = [_response(getattr(typed, name), path, line, name) for name in m.responses]
     return key, prompts, responses
 
 
