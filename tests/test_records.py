@@ -125,3 +125,18 @@ def test_adapter_error_names_the_line(tmp_path: Path) -> None:
     row = {"key": 1, "prompt": "Hi", "instruction_id_list": ["a", "b"], "kwargs": [{}], "response": "x"}
     with pytest.raises(InputError, match=r"in.jsonl:1: field 'kwargs'"):
         records.read(_file(tmp_path, row), records.TeacherRow, shape="auto")
+
+
+def test_integer_ids_read_as_text():
+    p = records.PreferencePair.model_validate(
+        {
+            "id": 7,
+            "prompt": [{"role": "user", "content": "q"}],
+            "chosen": [{"role": "assistant", "content": "a"}],
+            "rejected": [{"role": "assistant", "content": "b"}],
+        }
+    )
+    assert p.id == "7"
+    assert (
+        records.SFTRecord.model_validate({"id": 3, "messages": [{"role": "user", "content": "q"}]}).id == "3"
+    )

@@ -103,6 +103,13 @@ class Response(BaseModel):
     sampling: dict[str, Any] = Field(default_factory=dict)
 
 
+def _int_id_as_text(value: Any) -> Any:
+    """An integer id as its text (IFEval keys and many hub datasets' ids are integers); others as given."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 class PreferencePair(BaseModel):
     """A DPO pair in TRL's conversational format (synth pairs and refine give each an id)."""
 
@@ -112,6 +119,11 @@ class PreferencePair(BaseModel):
     chosen: list[Message]
     rejected: list[Message]
     meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return _int_id_as_text(value)
 
 
 class IOPOGroup(BaseModel):
@@ -125,6 +137,11 @@ class IOPOGroup(BaseModel):
     y2: str
     meta: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return _int_id_as_text(value)
+
 
 class SFTRecord(BaseModel):
     """A supervised example in TRL's conversational format (synth pairs and refine give each an id)."""
@@ -133,6 +150,11 @@ class SFTRecord(BaseModel):
     id: str | None = None
     messages: list[Message]
     meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return _int_id_as_text(value)
 
 
 class VerdictRow(BaseModel):
@@ -254,9 +276,7 @@ class ConstrainedPrompt(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _id_text(cls, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)  # IFEval keys are integers
-        return value
+        return _int_id_as_text(value)
 
 
 class PromptResponse(BaseModel):
