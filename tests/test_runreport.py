@@ -233,3 +233,32 @@ def test_split_halves_and_panel_label(tmp_path: Path) -> None:
         [],
     )
     assert panel_label(ev) == "ifeval (test half)"
+
+
+def test_run_summary_says_plainly_what_moved_and_what_did_not(tmp_path):
+    from followkit.core.stats import Comparison, Interval
+    from followkit.report.tables import run_summary
+    from followkit.report.views import EvalView
+
+    def ev(bench: str, name: str) -> EvalView:
+        return EvalView(f"{bench}/{name}", tmp_path / bench / name, {"benchmark": bench}, [])
+
+    def comp(inst: tuple, prompt: tuple) -> Comparison:
+        return Comparison(
+            100, 150, 0.2, 0.2, 0.3, 0.3, Interval(*prompt), Interval(*inst), 3, 4, 0.5, 1000, 0
+        )
+
+    up, flat, down = (0.06, 0.03, 0.09), (0.01, -0.02, 0.04), (-0.05, -0.08, -0.01)
+    comps = [
+        (ev("ifeval", "baseline"), ev("ifeval", "dpo"), comp(up, flat)),
+        (ev("ifeval", "baseline"), ev("ifeval", "sft"), comp(down, flat)),
+        (ev("ifeval", "dpo"), ev("ifeval", "iopo"), comp(flat, flat)),
+        (ev("ifbench", "baseline"), ev("ifbench", "dpo"), comp(flat, flat)),
+    ]
+    ifeval, ifbench = run_summary(comps)
+    assert "on single constraints, above the base: dpo +6.0 [+3.0, +9.0]; below it: sft" in ifeval
+    assert "on whole prompts, no model is clearly above the base" in ifeval
+    assert "iopo is not clearly different from dpo" in ifeval
+    assert ifbench.startswith(
+        "In short, ifbench (constraints never seen in training): on single constraints, no model"
+    )

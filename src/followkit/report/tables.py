@@ -129,6 +129,37 @@ GENERAL_QUALITY_HEADERS = [
 ]
 
 
+def _ci(d: Any) -> str:
+    return f"{_pp(d.diff)} [{_pp(d.lo)}, {_pp(d.hi)}]"
+
+
+def run_summary(comps: list[tuple[EvalView, EvalView, Comparison]]) -> list[str]:
+    """One plain sentence per benchmark: which models clearly beat the base on single constraints and on
+    whole prompts (95% interval above zero), which are clearly worse, and how the methods compare."""
+    lines = []
+    for panel in dict.fromkeys(panel_label(e) for _, e, _ in comps):
+        rows = [(b, e, c) for b, e, c in comps if panel_label(e) == panel]
+        vs_base = [(e.path.name, c) for b, e, c in rows if b.path.name == BASELINE]
+        parts = []
+        for level, what in (("inst_diff", "single constraints"), ("prompt_diff", "whole prompts")):
+            up = [f"{m} {_ci(getattr(c, level))}" for m, c in vs_base if getattr(c, level).lo > 0]
+            down = [f"{m} {_ci(getattr(c, level))}" for m, c in vs_base if getattr(c, level).hi < 0]
+            text = f"on {what}, " + (
+                f"above the base: {', '.join(up)}" if up else "no model is clearly above the base"
+            )
+            parts.append(text + (f"; below it: {', '.join(down)}" if down else ""))
+        for b, e, c in rows:
+            if b.path.name != BASELINE:
+                d = c.inst_diff
+                word = "ahead of" if d.lo > 0 else ("behind" if d.hi < 0 else "not clearly different from")
+                parts.append(
+                    f"{e.path.name} is {word} {b.path.name} on single constraints ({_ci(d)}; whole prompts {_ci(c.prompt_diff)})"
+                )
+        unseen = " (constraints never seen in training)" if panel.startswith("ifbench") else ""
+        lines.append(f"In short, {panel}{unseen}: " + "; ".join(parts) + ".")
+    return lines
+
+
 def comparison_table(comps: list[tuple[EvalView, EvalView, Comparison]]) -> Table:
     """The paired comparisons of every benchmark (followkit's, IFEval's, IFBench's), one row each."""
     return Table(
@@ -137,10 +168,11 @@ def comparison_table(comps: list[tuple[EvalView, EvalView, Comparison]]) -> Tabl
         ["benchmark", *COMPARISON_HEADERS],
         [[panel_label(e), *comparison_row(b, e, c)] for b, e, c in comps],
         notes=[
+            *run_summary(comps),
             "Each model against the base on the same prompts, then method against method "
             f"({', '.join(f'{o} vs {b}' for b, o in METHOD_COMPARISONS)}). Differences in percentage "
             "points, strict; 95% paired-bootstrap intervals over prompts; McNemar's exact test on "
-            "prompt-level outcomes (b: only the first followed, c: only the second)."
+            "prompt-level outcomes (b: only the first followed, c: only the second).",
         ],
         bullets=[f"{panel_label(e)}: {verdict(b, e, c)}" for b, e, c in comps],
         num_from=3,
