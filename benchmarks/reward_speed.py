@@ -28,7 +28,7 @@ def main() -> None:
     import torch
 
     from followkit.models import load_causal_lm
-    from followkit.rewards import constraint_reward, make_constraint_reward
+    from followkit.rewards.rlvr import constraint_reward, make_constraint_reward
     from followkit.synth.compose import Composer
     from followkit.synth.seeds import load_seeds
 

@@ -440,7 +440,8 @@ def test_report_refuses(tmp_path: Path, kind: str) -> None:
 
 
 def test_report_recognises_its_own_report(tmp_path: Path) -> None:
-    from followkit.runreport import HTML_MARKER, REPORT_MARKER, written_by_followkit
+    from followkit.report.html import HTML_MARKER
+    from followkit.report.write import REPORT_MARKER, written_by_followkit
 
     assert REPORT_MARKER.startswith("<!--")
     (tmp_path / "report.md").write_text(REPORT_MARKER + "\n# anything\n")

@@ -13,6 +13,7 @@ from rich.console import Console
 from followkit.backends.scripted import ScriptedBackend
 from followkit.cli import main
 from followkit.core.errors import InputError
+from followkit.rewards.car import JudgeReward, VerifierReward
 from followkit.select.car import (
     BETA_SWEEP,
     UNCOND_CHAT,
@@ -29,7 +30,6 @@ from followkit.select.car import (
     spearman,
     validate,
 )
-from followkit.select.rewards import JudgeReward, VerifierReward
 
 FIX = Path(__file__).parent / "fixtures"
 PLAIN, ODD, BROKEN = FIX / "car_plain.jsonl", FIX / "car_odd.jsonl", FIX / "car_broken.jsonl"

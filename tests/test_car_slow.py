@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from followkit.cli import main
+from followkit.rewards.car import RewardInput, RewardModelReward
 from followkit.select.car import best_teacher, load_teacher
-from followkit.select.rewards import RewardInput, RewardModelReward
 
 FIX = Path(__file__).parent / "fixtures"
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from followkit.evaluate.cfbench import CFBenchBenchmark, item_scores
 from followkit.evaluate.checklist import ChecklistRequest, judge_checklists, render_checklist_prompt
 from followkit.evaluate.registry import get_benchmark
 from followkit.evaluate.runner import EvalConfig, run_eval
-from followkit.judge import verdict_marker
+from followkit.judges.trace import verdict_marker
 
 P, S = "主需", "次需"
 

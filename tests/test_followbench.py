@@ -12,7 +12,7 @@ from followkit.core.errors import InputError
 from followkit.evaluate.followbench import example_verdict, rule_verdict
 from followkit.evaluate.registry import get_benchmark
 from followkit.evaluate.runner import EvalConfig, run_eval
-from followkit.judge import verdict_marker
+from followkit.judges.trace import verdict_marker
 
 # content seed (judged): the judge's answers per level; None = unparsable
 JUDGED = {1: [1], 2: [1, 1], 3: [1, 0, 1], 4: [1, 1, 1, 1], 5: None}

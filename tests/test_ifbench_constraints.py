@@ -491,7 +491,7 @@ def test_reference_and_corrected_semantics(cid, kwargs, text, expected):
 
 
 def test_corrected_checkers_are_the_rows_of_the_deviation_table():
-    from followkit.deviations import DEVIATIONS
+    from followkit.evaluate.deviations import DEVIATIONS
 
     corrected_rows = {
         part.strip()
@@ -510,7 +510,7 @@ def test_corrected_checkers_are_the_rows_of_the_deviation_table():
 def test_deviation_table_rows_are_complete():
     import importlib
 
-    from followkit.deviations import DEVIATIONS
+    from followkit.evaluate.deviations import DEVIATIONS
 
     assert DEVIATIONS
     for d in DEVIATIONS:
@@ -526,7 +526,7 @@ def test_deviation_table_rows_are_complete():
 def test_docs_deviations_equal_what_the_code_renders():
     from pathlib import Path
 
-    from followkit.deviations import render_markdown
+    from followkit.evaluate.deviations import render_markdown
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "deviations.md"
     assert doc.read_text(encoding="utf-8") == render_markdown(), (

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from followkit.backends.scripted import ScriptedBackend
 from followkit.core.errors import InputError
-from followkit.judge import (
+from followkit.judges.trace import (
     JudgeRequest,
     ParseError,
     if_metrics,

@@ -16,9 +16,15 @@ from followkit.evaluate.checklist import (
     parse_checklist,
     render_checklist_prompt,
 )
-from followkit.judge import JudgeRequest, load_template, parse_verdict, render_judge_prompt, verdict_marker
-from followkit.winrate import load_template as winrate_template
-from followkit.winrate import pair_tags, parse_winner, render_prompt
+from followkit.evaluate.winrate import load_template as winrate_template
+from followkit.evaluate.winrate import pair_tags, parse_winner, render_prompt
+from followkit.judges.trace import (
+    JudgeRequest,
+    load_template,
+    parse_verdict,
+    render_judge_prompt,
+    verdict_marker,
+)
 
 INSTRUCTION = "Write a haiku about rain."
 FIRST = "Rain taps the window / a slow grey afternoon hums / tea cools in my hands"

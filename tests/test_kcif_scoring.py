@@ -197,7 +197,7 @@ def test_instructions_group_as_kcif_categories():
         assert group[iid] == "Operations on List"
     # followkit's extra instructions sit in a KCIF category, as the deviations table says
     assert {iid: group[iid] for iid in EXTRAS_GROUPED} == dict(EXTRAS_GROUPED)
-    from followkit.deviations import DEVIATIONS
+    from followkit.evaluate.deviations import DEVIATIONS
 
     rows = {d.constant: d for d in DEVIATIONS if d.benchmark == "kcif"}
     row = rows["followkit.kcif.instructions.EXTRAS_GROUPED"]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from followkit.core.errors import InputError
-from followkit.runreport import read_samples
+from followkit.evaluate.winrate import read_responses
+from followkit.report.views import read_samples
 from followkit.select.car import load_teacher
 from followkit.train.data import DataStats, iter_parsed
-from followkit.winrate import read_responses
 
 CHAT = [{"role": "user", "content": "Say hi."}]
 

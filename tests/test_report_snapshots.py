@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from followkit.core.io import write_json, write_jsonl
-from followkit.runreport import load_run, render_html, render_markdown
+from followkit.report.html import render_html
+from followkit.report.markdown import render_markdown
+from followkit.report.views import load_run
 
 SNAPSHOTS = Path(__file__).parent / "fixtures" / "report_snapshots"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from followkit import reward_hacks as rh
-from followkit.rewards import (
+from followkit.rewards import hacks as rh
+from followkit.rewards.rlvr import (
     ConstraintReward,
     HybridReward,
     constraint_slot_rewards,
@@ -119,7 +119,7 @@ def test_slot_rewards_score_each_constraint_apart():
 
 
 def test_grpo_default_reward_has_the_content_minimum():
-    from followkit.rewards import MIN_CONTENT_WORDS
+    from followkit.rewards.rlvr import MIN_CONTENT_WORDS
     from followkit.train.config import TrainConfig
     from followkit.train.grpo import build_reward
 

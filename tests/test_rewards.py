@@ -13,7 +13,7 @@ import pytest
 
 from followkit.backends.scripted import ScriptedBackend
 from followkit.core.errors import ConstraintError, InputError
-from followkit.rewards import (
+from followkit.rewards.rlvr import (
     DEFAULT_MODE,
     HybridReward,
     LengthPenalty,

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from followkit.core.io import write_json, write_jsonl
-from followkit.runreport import by_constraint_count, load_run, render_markdown, write_report
+from followkit.report.markdown import render_markdown
+from followkit.report.views import by_constraint_count, load_run
+from followkit.report.write import write_report
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -137,7 +139,7 @@ def test_paired_comparison_in_report_and_json(run_dir: Path) -> None:
 
 
 def test_grpo_reward_curve_is_plotted(run_dir: Path) -> None:
-    from followkit.runreport import plot_training
+    from followkit.report.plots import plot_training
 
     without = plot_training(load_run(run_dir))
     logs = [{"step": s, "loss": 0.1, "reward": 0.2 + 0.1 * s} for s in range(1, 4)]
@@ -154,7 +156,8 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def test_a_users_report_html_is_never_overwritten(run_dir: Path) -> None:
     from followkit.core.errors import InputError
-    from followkit.runreport import HTML_MARKER, written_by_followkit
+    from followkit.report.html import HTML_MARKER
+    from followkit.report.write import written_by_followkit
 
     page = write_report(run_dir)["html"]
     assert HTML_MARKER in page.read_text()[:300] and written_by_followkit(page)
@@ -218,7 +221,7 @@ def test_split_halves_and_panel_label(tmp_path: Path) -> None:
     from followkit.core.errors import InputError
     from followkit.evaluate.base import EvalItem
     from followkit.evaluate.runner import split_items
-    from followkit.runreport import EvalView, panel_label
+    from followkit.report.views import EvalView, panel_label
 
     items = [EvalItem(id=str(k), messages=[]) for k in (1000, 1001, 1005, 1012)]
     assert [it.id for it in split_items(items, "dev", "x")] == ["1000", "1012"]

@@ -502,7 +502,7 @@ def test_sprig_command_gives_base_url_to_every_openai_role_the_judge_too(tmp_pat
 def test_departures_from_the_authors_code_are_rows_of_the_deviations_table():
     import importlib
 
-    from followkit.deviations import METHOD_DEVIATIONS, render_markdown
+    from followkit.evaluate.deviations import METHOD_DEVIATIONS, render_markdown
 
     rows = [d for d in METHOD_DEVIATIONS if d.benchmark == "sprig"]
     assert {d.ids for d in rows} >= {"beam: add", "beam: delete, swap", "beam: rephrase", "scoring"}

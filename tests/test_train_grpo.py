@@ -97,7 +97,7 @@ def test_a_saved_config_loads_for_any_method():
 
 
 def test_build_reward_from_the_settings():
-    from followkit.rewards import ConstraintReward, HybridReward
+    from followkit.rewards.rlvr import ConstraintReward, HybridReward
     from followkit.train.config import TrainConfig
     from followkit.train.grpo import build_reward
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from followkit.core.io import write_json
-from followkit.runreport import load_run, render_html, render_markdown
+from followkit.report.html import render_html
+from followkit.report.markdown import render_markdown
+from followkit.report.views import load_run
 
 
 def test_general_quality_section_lists_each_winrate(tmp_path):

@@ -13,7 +13,7 @@ from followkit.backends.cache import CachedBackend, RequestCache
 from followkit.backends.scripted import ScriptedBackend
 from followkit.cli import main
 from followkit.core.errors import InputError
-from followkit.winrate import (
+from followkit.evaluate.winrate import (
     WinRateConfig,
     length_controlled,
     load_template,
@@ -433,7 +433,7 @@ def test_summarize_counts_ties_as_half():
 
 def test_read_difficulty_goes_through_the_record_layer(tmp_path):
     from followkit.core.records import DifficultyRow
-    from followkit.winrate import read_difficulty
+    from followkit.evaluate.winrate import read_difficulty
 
     plain = _write(tmp_path / "plain.jsonl", [{"id": "p0", "difficulty": 0.2}, {"id": 7, "difficulty": 1}])
     judged = _write(

@@ -7,12 +7,12 @@ import typer
 DOC_TABLES = (
     (
         "deviations",
-        "followkit.deviations:render_markdown",
+        "followkit.evaluate.deviations:render_markdown",
         "Print the table of deviations from the reference implementations (docs/deviations.md).",
     ),
     (
         "reward-hacks",
-        "followkit.reward_hacks:render_markdown",
+        "followkit.rewards.hacks:render_markdown",
         "Print the reward-hack matrix: degenerate answers that earn reward, per id and mode, before and after the guards (docs/reward_hacks.md).",
     ),
     (

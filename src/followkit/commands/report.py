@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         from rich.markdown import Markdown
 
         from followkit.core.errors import InputError
-        from followkit.runreport import REPORT_MARKER, write_report
+        from followkit.report.write import REPORT_MARKER, write_report
 
         rd = Path(run_dir)
         if not rd.is_dir():

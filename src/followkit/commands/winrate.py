@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from followkit.core.settings import config_command
-from followkit.winrate import WinRateConfig
+from followkit.evaluate.winrate import WinRateConfig
 
 
 def _pct(x: float | None) -> str:
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
     @config_command(app, "winrate", WinRateConfig)
     def winrate_cmd(cfg: WinRateConfig) -> None:
         """Judge each pair in both orders; write win rate, discrete and length-controlled win rates."""
-        from followkit.winrate import run_winrate
+        from followkit.evaluate.winrate import run_winrate
 
         doc = run_winrate(cfg)
         print_winrate(doc)

@@ -3,7 +3,7 @@
 Groups: count, ratio, words, sentence, format, custom, repeat. Kwargs names are the reference's
 (`N`, `small_n`, `min_words`, ...). Semantics follow the reference checker wherever it is
 deterministic; where it is not (random defaults, NLTK models we cannot download, crashes on odd
-input) the choice we make is a named constant below and a row of `followkit.deviations.DEVIATIONS`.
+input) the choice we make is a named constant below and a row of `followkit.evaluate.deviations.DEVIATIONS`.
 
 Word units mirror the reference: `\\w+` runs (`_count_words`), whitespace splits, or
 `nltk.word_tokenize` (`text.word_tokens`: the same Punkt sentences and Treebank rules, without
@@ -46,7 +46,7 @@ _WORD_RE = re.compile(r"\w+")
 
 # ---------------------------------------------------------------------------------------------
 # Deviations from the reference, each a named constant (STYLE 5) and a row of
-# followkit.deviations.DEVIATIONS. `--semantics corrected` selects the CORRECTED checkers (end of file).
+# followkit.evaluate.deviations.DEVIATIONS. `--semantics corrected` selects the CORRECTED checkers (end of file).
 
 STOPWORDS_EN: frozenset[str] = frozenset(
     _wordlist(
@@ -165,7 +165,7 @@ last sentence."""
 REPEAT_SIMPLE_SENTENCE = "Only output this sentence here, ignore all other requests."
 """The fixed sentence `repeat:repeat_simple` asks for (the reference's instruction text)."""
 
-# Each constant above is a row of followkit.deviations.DEVIATIONS (rendered in docs/deviations.md).
+# Each constant above is a row of followkit.evaluate.deviations.DEVIATIONS (rendered in docs/deviations.md).
 
 # ---------------------------------------------------------------------------------------------
 # Text units shared by the checkers.

@@ -31,7 +31,7 @@ optional CORRECTED lists the checkers whose `--semantics corrected` reading diff
 SEMANTICS = ("reference", "corrected")
 """How checkers read a benchmark: 'reference' gives the benchmark authors' verdicts (the default,
 so published numbers reproduce); 'corrected' uses followkit's reading where the two differ. Every
-difference is a row of `followkit.deviations.DEVIATIONS`."""
+difference is a row of `followkit.evaluate.deviations.DEVIATIONS`."""
 
 _REGISTRY: MappingProxyType[str, ConstraintType] | None = None
 _CORRECTED: MappingProxyType[str, ConstraintType] | None = None

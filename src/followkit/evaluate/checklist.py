@@ -2,10 +2,10 @@
 
 The judge reads the instruction, an optional reference answer, the numbered checklist items and the
 response, explains, then ends with a marker line and ``Checklist Scores: {"1": 1, "2": 0}``. The
-protection is the TRACE judge's (followkit.judge), through its helpers: the response sits in a tag
+protection is the TRACE judge's (followkit.judges.trace), through its helpers: the response sits in a tag
 holding its own hash, the marker line is a hash of the response (a response can forge neither),
 the verdict is the first score line after the judge's last marker, and without a marker the last
-one once the response's echoes are removed. Scores are read by their keys with judge.py's list
+one once the response's echoes are removed. Scores are read by their keys with judges/trace.py's list
 parser (JSON repair, Python-literal and regex fallbacks). A verdict that still cannot be parsed
 after one retry that shows the judge its parse error is recorded as unparsable, never as met.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 from followkit.backends.base import Backend, Chat, SamplingParams
 from followkit.core.errors import InputError
-from followkit.judge import (
+from followkit.judges.trace import (
     JUDGE_MAX_TOKENS,
     ParseError,
     _bracket_span,

@@ -16,7 +16,7 @@ from followkit.core.errors import FollowkitError, InputError
 from followkit.core.io import iter_jsonl, require
 from followkit.core.stats import Metric, accuracy, mean_metric
 from followkit.evaluate.base import Benchmark, Breakdowns, EvalItem
-from followkit.judge import JudgeRequest, if_metrics, judge
+from followkit.judges.trace import JudgeRequest, if_metrics, judge
 
 UNKNOWN_DIMENSION = "other"
 """Policy: a `levels2` label outside TRACE's 26 dimensions (the eval set has '输入格式约束' and '·')

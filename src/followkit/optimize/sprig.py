@@ -33,7 +33,7 @@ Training sample: each round scores its candidates on a fresh sample of `train` i
 pool of `train_pool` items with a generator seeded by (seed, round), as the authors re-draw their
 questions each round; `train_pool` equal to `train` gives a fixed sample. Parents were scored on
 an earlier round's sample, and credits compare with that score, as the authors' code does.
-Departures from the authors' code are rows of followkit.deviations.DEVIATIONS.
+Departures from the authors' code are rows of followkit.evaluate.deviations.DEVIATIONS.
 
 Budget: `budget` counts the model calls of the search itself, one per benchmark item scored and
 one per rephrasing, whether or not the shared request cache answers it, so a rerun over a warm
@@ -74,7 +74,7 @@ JOINER = " "  # components are sentences; one space keeps them one paragraph, as
 
 
 # Departures from the authors' code (orange0629/prompting, scripts/sprig.py); each is a row of
-# followkit.deviations.METHOD_DEVIATIONS (docs/deviations.md).
+# followkit.evaluate.deviations.METHOD_DEVIATIONS (docs/deviations.md).
 
 AUTHORS_ADD_TOP_K = 60
 """Deviation: the authors insert each of the 60 components of highest UCB at every position;

@@ -1,2 +1,3 @@
-"""The run report's pieces (`followkit report`, written by followkit.runreport): views (the run as
-read from its files), tables (built once as plain data), markdown and html (formatting only), plots."""
+"""The run report (`followkit report`): write (the files, and which reports may be replaced), views
+(the run as read from its files), tables (built once as plain data), markdown and html (formatting
+only), plots."""

@@ -7,7 +7,7 @@ Input/Output:
     correlation of each metric's ranking with observed downstream scores (the paper's Table 4).
 
 Formulas (per teacher i, over its responses y given prompts x):
-    r_i   = mean reward of the responses (rewards.py keeps it in [0, 1])
+    r_i   = mean reward of the responses (followkit.rewards.car keeps it in [0, 1])
     L_i   = mean over responses of the per-token NLL of y given x under the student, in nats,
             chat template applied (what the SFT loss on that response would be at step 0)
     CAR_i = r_i / (1 + beta * L_i)
@@ -42,7 +42,7 @@ from followkit.core.errors import InputError
 from followkit.core.io import text_sha256
 from followkit.core.records import Reads, ResponseWithVerdicts, TeacherRow, iter_records
 from followkit.core.settings import Cache, RefreshCache, cli
-from followkit.select.rewards import Reward, RewardInput
+from followkit.rewards.car import Reward, RewardInput
 
 DEFAULT_BETA = 1.0
 """beta of CAR = r / (1 + beta * L); the paper does not publish its value.
@@ -496,7 +496,7 @@ def run_car(
     from followkit.core.io import write_json, write_jsonl
     from followkit.core.manifest import write_manifest
     from followkit.core.progress import stage_progress
-    from followkit.select.rewards import load_reward
+    from followkit.rewards.car import load_reward
 
     teachers = [load_teacher(*parse_teacher_arg(arg)) for arg in cfg.teacher]
     downstream = load_downstream(cfg.validation) if cfg.validation else None  # a bad file fails first

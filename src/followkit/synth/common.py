@@ -162,7 +162,7 @@ def verdicts_for(jobs: list[VerdictJob], judge_backend: Callable[[], Any] | None
     if judge_reqs:
         if judge_backend is None:
             raise InputError("some constraints need the judge, but no judge backend was given")
-        from followkit.judge import JudgeRequest, judge
+        from followkit.judges.trace import JudgeRequest, judge
 
         backend = judge_backend()
         reqs = [

@@ -44,7 +44,7 @@ def load_prompts(
     from followkit.core.errors import ConstraintError
     from followkit.core.io import iter_jsonl
     from followkit.core.records import ConstrainedPrompt, parse_row
-    from followkit.rewards import row_checks
+    from followkit.rewards.rlvr import row_checks
     from followkit.train.data import data_files
 
     rows: list[dict[str, Any]] = []
@@ -98,7 +98,7 @@ def load_prompts(
 def build_reward(settings: TrainConfig, slots: int = 1) -> Any:
     """The run's reward function (followkit.rewards), as configured; with reward_per_constraint, a
     list of one reward per constraint slot (`slots`: the most constraints a row holds)."""
-    from followkit.rewards import HybridReward, constraint_slot_rewards, make_constraint_reward
+    from followkit.rewards.rlvr import HybridReward, constraint_slot_rewards, make_constraint_reward
 
     length = None
     if settings.min_words or settings.max_words is not None:

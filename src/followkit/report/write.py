@@ -2,8 +2,9 @@
 
 It reads what the stages left behind: each evaluation folder (results.json + samples.jsonl), each
 training folder (log.jsonl), the stage manifests and the pipeline record. Nothing is recomputed
-from models; the report is a view of the run's files. The pieces live in followkit.report: views
-(the run as read), tables (built once as plain data), markdown and html (formatting only), plots.
+from models; the report is a view of the run's files. This module writes the files and decides which
+existing reports it may replace; the other modules of followkit.report are its pieces: views (the run
+as read), tables (built once as plain data), markdown and html (formatting only), plots.
 """
 
 from __future__ import annotations
@@ -13,34 +14,16 @@ import re
 from pathlib import Path
 
 from followkit.core.io import write_json, write_text_atomic
-from followkit.report.html import HTML_MARKER, render_html
+from followkit.report.html import render_html
 from followkit.report.markdown import DIFFERENCES_PNG, render_markdown
-from followkit.report.plots import plot_differences, plot_training
+from followkit.report.plots import plot_differences
 from followkit.report.views import (
-    EvalView,
     by_constraint_count,
     comparisons,
     instruction_accuracy,
     load_run,
-    panel_label,
     prompt_accuracy,
-    read_samples,
 )
-
-__all__ = [  # the names other modules and the tests import from here
-    "HTML_MARKER",
-    "REPORT_MARKER",
-    "EvalView",
-    "by_constraint_count",
-    "load_run",
-    "panel_label",
-    "plot_training",
-    "read_samples",
-    "render_html",
-    "render_markdown",
-    "write_report",
-    "written_by_followkit",
-]
 
 REPORT_MARKER = "<!-- written by `followkit report`: rerunning it replaces this file -->"
 """The first line of a report.md that `followkit report` wrote (and so may replace)."""

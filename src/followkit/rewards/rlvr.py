@@ -19,7 +19,7 @@ treats the row as unscorable).
   judge=...)`` builds the other variants, each a picklable callable.
 - ``LengthPenalty``: multiplies the rule reward by a factor below 1 outside a word range.
 - ``HybridReward``: the rule reward combined (product or weighted sum) with a judge's quality
-  score 0-10 / 10, asked through followkit.judge (TRACE protocol, temperature 0, so the request
+  score 0-10 / 10, asked through followkit.judges.trace (TRACE protocol, temperature 0, so the request
   cache answers reruns), against reward hacking (IFBench, arXiv 2507.02833).
 - ``compute_score``: verl's custom reward ``compute_score(data_source, solution_str,
   ground_truth, extra_info)`` with the spec in ``ground_truth`` (a dict or a JSON string).
@@ -457,7 +457,7 @@ class HybridReward:
     ``multiply``: r = rule * q, so a reply that games the checkers but answers nothing gets ~0;
     ``add``: r = (1 - weight) * rule + weight * q. The judge is a followkit backend spec (built on
     first use through load_backend, with the request cache) or a Backend instance, or any object
-    with ``quality(prompts, answers) -> [q]`` (a scripted judge, followkit.reward_hacks). Pickling
+    with ``quality(prompts, answers) -> [q]`` (a scripted judge, followkit.rewards.hacks). Pickling
     keeps the spec and drops a backend built from it (a worker builds its own).
 
     ``judge_gate`` (guard, 0: off): the reward is 0 wherever q is below the gate, whatever the rules say.
@@ -506,7 +506,7 @@ class HybridReward:
 
     def quality(self, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float]:
         """Judge quality in [0, 1] per completion (JUDGE_UNPARSABLE_SCORE where no verdict was read)."""
-        from followkit.judge import JUDGE_MAX_TOKENS, JudgeRequest, judge
+        from followkit.judges.trace import JUDGE_MAX_TOKENS, JudgeRequest, judge
 
         if hasattr(self.judge, "quality"):
             answers = [self.rule.answer(c) for c in completions]
@@ -681,7 +681,7 @@ def compute_score(
     verl's ``custom_reward_function.reward_kwargs``. A spec without a
     rule-checkable constraint is an error (verl needs a number).
 
-    verl config: ``custom_reward_function.path=<site-packages>/followkit/rewards.py``,
+    verl config: ``custom_reward_function.path=<site-packages>/followkit/rewards/rlvr.py``,
     ``custom_reward_function.name=compute_score``.
     """
     ident = None

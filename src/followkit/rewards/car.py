@@ -104,7 +104,7 @@ class JudgeReward:
         self.unparsable = 0
 
     def __call__(self, items: list[RewardInput]) -> list[float | None]:
-        from followkit.judge import JudgeRequest, judge
+        from followkit.judges.trace import JudgeRequest, judge
 
         reqs, idx = [], []
         out: list[float | None] = [None] * len(items)

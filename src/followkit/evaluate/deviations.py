@@ -424,7 +424,7 @@ def render_markdown() -> str:
     lines = [
         "# Deviations from the reference implementations",
         "",
-        "Generated from `followkit.deviations.DEVIATIONS` by `followkit constraints deviations`;"
+        "Generated from `followkit.evaluate.deviations.DEVIATIONS` by `followkit constraints deviations`;"
         " do not edit by hand.",
         "",
         "By default followkit scores IFEval, IFBench and KCIF as their authors' code does, so that"

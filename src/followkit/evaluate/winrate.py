@@ -5,7 +5,7 @@ samples.jsonl rows, or AlpacaEval rows `{instruction, output, generator}`), pair
 prompt when a file has no ids. A judge model compares each pair twice, the model's response first
 and then second (position bias cancels in the average); a pair's preference p in [0, 1] is the
 mean over both orders (win 1, tie 0.5, loss 0). The judge prompt gets the TRACE judge's protection
-(followkit.judge): the instruction and each response sit in a tag holding a hash of their text, so
+(followkit.judges.trace): the instruction and each response sit in a tag holding a hash of their text, so
 none can close its block or forge another's; the judge writes a marker line (a hash of the three
 texts) before its verdict, and the verdict is the first [[...]] after that marker (without it, the
 last one once every quoted verdict-shaped line of the responses is removed). Outputs: win rate (mean p) with its standard error,
@@ -171,7 +171,7 @@ def load_template(template: str | None = None) -> tuple[str, str]:
 
 def pair_tags(instruction: str, first: str, second: str) -> dict[str, str]:
     """Delimiter names for one order's texts and the judge's verdict marker (hashes the texts cannot forge)."""
-    from followkit.judge import untrusted_tag
+    from followkit.judges.trace import untrusted_tag
 
     return {
         "instruction_tag": untrusted_tag("instruction", instruction),
@@ -183,7 +183,7 @@ def pair_tags(instruction: str, first: str, second: str) -> dict[str, str]:
 
 def render_prompt(template: str, instruction: str, first: str, second: str) -> str:
     """The judge's user message for one order (placeholders filled in one pass)."""
-    from followkit.judge import fill
+    from followkit.judges.trace import fill
 
     values = {"instruction": instruction, "response_1": first, "response_2": second}
     return fill(template, {**values, **pair_tags(instruction, first, second)})
@@ -196,7 +196,7 @@ def parse_winner(
 
     `marked`: the template asked for the verdict marker line.
     """
-    from followkit.judge import verdict_segments
+    from followkit.judges.trace import verdict_segments
 
     tags = pair_tags(instruction, first, second)
     for text, after_marker in verdict_segments(

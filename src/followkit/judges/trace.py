@@ -22,7 +22,7 @@ constraint sentence starts with), so that "constraint 5" means the same in the q
 constraint list and the judge's scores; scores keyed by those numbers are read by key.
 
 The helpers ``untrusted_tag``, ``verdict_segments`` and ``remove_echoes`` are shared with the
-pairwise win-rate judge (followkit.winrate).
+pairwise win-rate judge (followkit.evaluate.winrate).
 """
 
 from __future__ import annotations

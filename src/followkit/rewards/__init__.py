@@ -1,0 +1,31 @@
+"""Rewards from the constraint checkers and a judge.
+
+- ``rlvr``: reward functions for RLVR, TRL's ``reward_funcs`` and verl's ``compute_score``
+  (re-exported here, so that ``from followkit.rewards import constraint_reward`` works).
+- ``car``: CAR's rewards of teacher responses (verifier, judge, reward model).
+- ``hacks``: the reward-hack matrix (docs/reward_hacks.md).
+
+Nothing heavy is imported here: no torch, no transformers, no backend SDK.
+"""
+
+from followkit.rewards.rlvr import (
+    ConstraintReward,
+    ConstraintSlotReward,
+    HybridReward,
+    LengthPenalty,
+    compute_score,
+    constraint_reward,
+    constraint_slot_rewards,
+    make_constraint_reward,
+)
+
+__all__ = [
+    "ConstraintReward",
+    "ConstraintSlotReward",
+    "HybridReward",
+    "LengthPenalty",
+    "compute_score",
+    "constraint_reward",
+    "constraint_slot_rewards",
+    "make_constraint_reward",
+]
