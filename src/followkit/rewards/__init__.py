@@ -1,5 +1,7 @@
 """Rewards from the constraint checkers and a judge.
 
+- ``core``: the rule-or-judge scoring both kinds below sit on: the share of an answer's constraints
+  followed, and a judge's overall score / 10.
 - ``rlvr``: reward functions for RLVR, TRL's ``reward_funcs`` and verl's ``compute_score``
   (re-exported here, so that ``from followkit.rewards import constraint_reward`` works).
 - ``car``: CAR's rewards of teacher responses (verifier, judge, reward model).

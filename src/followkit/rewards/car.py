@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from followkit.core.errors import InputError
+from followkit.rewards.core import JUDGE_SCALE, judge_scores, rule_score, rule_verdicts
 
 RM_POSITIVITY = "sigmoid"
 """Policy: a reward model's logit z becomes sigmoid(z) in (0, 1) before averaging.
@@ -23,9 +24,6 @@ would depend on which teachers are compared and push the worst one to ~0; sigmoi
 response, keeps the order of logits, and reads as the Bradley-Terry probability that the response
 beats a reward-0 response. The raw mean logit is reported beside it.
 """
-
-JUDGE_SCALE = 10.0
-"""The judge's overall score is 0-10 (TRACE protocol); r = overall / 10."""
 
 
 @dataclass
@@ -57,13 +55,15 @@ class VerifierReward:
     positivity = "none needed: a fraction of constraints followed is already in [0, 1]"
 
     def __init__(self, mode: str = "strict"):
+        if mode not in ("strict", "loose"):
+            raise ValueError(f"mode must be 'strict' or 'loose', not {mode!r}")
         self.mode = mode
         self._raw: list[float | None] = []
         self.skipped_constraints = 0
 
     def __call__(self, items: list[RewardInput]) -> list[float | None]:
         from followkit.constraints import registry
-        from followkit.constraints.verify import check_all
+        from followkit.constraints.verify import parse_checks
 
         known = registry.registry()
         out: list[float | None] = []
@@ -83,8 +83,7 @@ class VerifierReward:
             if not pairs:
                 out.append(None)
                 continue
-            verdicts = check_all(pairs, it.response, mode=self.mode, prompt=it.query)
-            out.append(sum(bool(v) for v in verdicts) / len(verdicts))
+            out.append(rule_score(rule_verdicts(parse_checks(pairs), it.response, self.mode == "loose")))
         self._raw = list(out)
         return out
 
@@ -104,25 +103,18 @@ class JudgeReward:
         self.unparsable = 0
 
     def __call__(self, items: list[RewardInput]) -> list[float | None]:
-        from followkit.judges.trace import JudgeRequest, judge
+        from followkit.judges.trace import JudgeRequest
 
-        reqs, idx = [], []
-        out: list[float | None] = [None] * len(items)
-        for i, it in enumerate(items):
+        reqs = []
+        for it in items:
             texts = [c.get("text") or c["id"] for c in it.constraints]
             if not texts:
                 # Without listed constraints the judge rates the response against the query itself.
                 texts = ["Answer the request completely and correctly."]
             reqs.append(JudgeRequest(query=it.query, constraints=texts, response=it.response))
-            idx.append(i)
-        for i, v in zip(idx, judge(self.backend, reqs), strict=True):
-            score = v.overall
-            if score is None and v.scores and all(s is not None for s in v.scores):
-                score = sum(v.scores) / len(v.scores)  # a verdict with constraint scores only
-            if score is None:
-                self.unparsable += 1
-                continue
-            out[i] = float(score) / JUDGE_SCALE
+        # A verdict with constraint scores only scores their mean.
+        out = judge_scores(self.backend, reqs, from_scores=True)
+        self.unparsable += out.count(None)
         self._raw = [None if x is None else x * JUDGE_SCALE for x in out]
         return out
 

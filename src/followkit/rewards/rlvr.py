@@ -48,12 +48,10 @@ from typing import Any, Literal
 
 from followkit.constraints import registry
 from followkit.constraints.text import count_words, has_cjk
-from followkit.constraints.verify import Check, parse_checks, verdicts
+from followkit.constraints.verify import Check, parse_checks
 from followkit.core.errors import ConstraintError, InputError
 from followkit.core.reasoning import DEFAULT_MARKERS, Setting, answer_text, parse_markers
-
-Mode = Literal["all", "fraction"]
-MODES: tuple[Mode, ...] = ("all", "fraction")
+from followkit.rewards.core import MODES, Mode, judge_scores, rule_score, rule_verdicts
 
 DEFAULT_MODE: Mode = "fraction"
 """Policy: the default reward is the fraction of a prompt's constraints followed, not all-or-nothing.
@@ -317,12 +315,6 @@ class LengthPenalty:
         return f"LengthPenalty(min_words={self.min_words}, max_words={self.max_words})"
 
 
-def _score(verdict_list: list[bool], mode: Mode) -> float:
-    if mode == "all":
-        return float(all(verdict_list))
-    return sum(verdict_list) / len(verdict_list)
-
-
 def _log_families(log_metric: Callable[[str, float], None], by_family: dict[str, list[bool]]) -> None:
     for family in sorted(by_family):
         values = [float(v) for v in by_family[family]]
@@ -387,7 +379,7 @@ class ConstraintReward:
                 out.append(None)
                 continue
             text = self.answer(completion)
-            found = verdicts(checks, text, "loose" if self.loose else "strict")
+            found = rule_verdicts(checks, text, self.loose)
             if self.min_content:
                 sources = [prompt_text(prompt_col[i]) if prompt_col[i] is not None else ""]
                 sources += _constraint_texts(checks, cons_col[i])
@@ -433,7 +425,7 @@ class ConstraintReward:
             ids, v = row
             for cid, ok in zip(ids, v, strict=True):
                 by_family[cid.split(":", 1)[0]].append(ok)
-            r = _score(v, self.mode)
+            r = rule_score(v, self.mode)
             if self.length_penalty is not None:
                 r *= self.length_penalty(self.answer(completion))
             rewards.append(r)
@@ -506,7 +498,7 @@ class HybridReward:
 
     def quality(self, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float]:
         """Judge quality in [0, 1] per completion (JUDGE_UNPARSABLE_SCORE where no verdict was read)."""
-        from followkit.judges.trace import JUDGE_MAX_TOKENS, JudgeRequest, judge
+        from followkit.judges.trace import JUDGE_MAX_TOKENS, JudgeRequest
 
         if hasattr(self.judge, "quality"):
             answers = [self.rule.answer(c) for c in completions]
@@ -515,10 +507,10 @@ class HybridReward:
             JudgeRequest(query=prompt_text(p), constraints=[QUALITY_CRITERION], response=self.rule.answer(c))
             for p, c in zip(prompts, completions, strict=True)
         ]
-        found = judge(
+        found = judge_scores(
             self.backend(), requests, template=self.template, max_tokens=self.max_tokens or JUDGE_MAX_TOKENS
         )
-        return [JUDGE_UNPARSABLE_SCORE if v.overall is None else v.overall / 10.0 for v in found]
+        return [JUDGE_UNPARSABLE_SCORE if q is None else q for q in found]
 
     def __call__(
         self,
@@ -712,5 +704,4 @@ def compute_score(
     except ValueError as exc:
         raise InputError(str(exc), field="reward_kwargs") from None
     answer = answer_text(solution_str, reasoning, markers)
-    v = verdicts(checks, answer, "loose" if loose else "strict")
-    return _score(v, mode)
+    return rule_score(rule_verdicts(checks, answer, loose), mode)
