@@ -151,10 +151,24 @@ def test_rewards_pickle_and_import_nothing_heavy():
         if not isinstance(again, HybridReward):
             assert again(TEXTS, **IFEVAL_COLS) == reward(TEXTS, **IFEVAL_COLS)
     code = (
-        "import sys, followkit.rewards; print(sorted({'torch', 'transformers', 'numpy'} & set(sys.modules)))"
+        "import sys; from followkit.rewards import constraint_reward; "
+        "print(sorted({'torch', 'transformers', 'numpy'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_package_exports_the_rlvr_rewards_on_first_use():
+    import followkit.rewards
+    from followkit.rewards import rlvr
+
+    for name in followkit.rewards.__all__:
+        assert getattr(followkit.rewards, name) is getattr(rlvr, name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = followkit.rewards.nothing
+    code = "import sys, followkit.rewards.car; print('followkit.rewards.rlvr' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 # --- hybrid reward against hacking ---------------------------------------------------------------
