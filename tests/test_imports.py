@@ -26,6 +26,10 @@ LAYERS: dict[str, set[str]] = {
     "constraints": FLOOR,
     # backends know nothing of constraints, synthesis, training or evaluation
     "backends": FLOOR | {"models"},
+    # the judge knows the backends it asks, nothing of constraints, synthesis, training or evaluation
+    "judges": FLOOR | {"backends", "models"},
+    # rewards sit on the checkers and the judge, below synthesis, training, evaluation and CAR
+    "rewards": FLOOR | {"constraints", "judges", "backends", "models"},
 }
 """Package -> the top-level modules and packages (besides itself) it may import."""
 
