@@ -25,7 +25,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the anchor must not reach for a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the llama.cpp server launcher
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers")
+)  # the llama.cpp server launcher
 
 from followkit.backends import SamplingParams, load_backend  # noqa: E402
 from followkit.core.paths import shared_data  # noqa: E402

@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the llama.cpp server launcher
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers")
+)  # the llama.cpp server launcher
 
 
 def prompts(n: int) -> tuple[str, list[str]]:

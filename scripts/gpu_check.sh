@@ -83,7 +83,7 @@ fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 export FOLLOWKIT_HOME="${FOLLOWKIT_HOME:-$PWD/$OUT/home}"
 set +e
-timeout 540 "$PYTHON" -m pytest -m gpu tests/test_gpu_suite.py tests/test_backend_vllm.py \
+timeout 540 "$PYTHON" -m pytest -m gpu tests/app/test_gpu_suite.py tests/backends/test_vllm.py \
   -q -rA -p no:cacheprovider --junitxml="$OUT/gpu_junit.xml" > "$OUT/pytest.log" 2>&1
 rc=$?
 set -e

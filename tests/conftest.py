@@ -24,7 +24,7 @@ def shared() -> Path:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    """A 2-layer random Llama saved once per test module (test_train_support.tiny_llama_dir)."""
-    from test_train_support import tiny_llama_dir
+    """A 2-layer random Llama saved once per test module (tests.helpers.train_support.tiny_llama_dir)."""
+    from tests.helpers.train_support import tiny_llama_dir
 
     return tiny_llama_dir(tmp_path_factory.mktemp("models"))

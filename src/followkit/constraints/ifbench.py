@@ -7,7 +7,7 @@ input) the choice we make is a named constant below and a row of `followkit.eval
 
 Word units mirror the reference: `\\w+` runs (`_count_words`), whitespace splits, or
 `nltk.word_tokenize` (`text.word_tokens`: the same Punkt sentences and Treebank rules, without
-NLTK or a download; equality with NLTK is tested in tests/test_ifeval_tokenizer.py).
+NLTK or a download; equality with NLTK is tested in tests/constraints/test_text.py).
 """
 
 from __future__ import annotations

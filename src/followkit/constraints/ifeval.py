@@ -2,7 +2,7 @@
 
 Each class is one id. `check` reproduces the verdict of the IFEval reference checker
 (google-research `instruction_following_eval`, also shipped as `lm_eval.tasks.ifeval`) on the
-same text; the code is our own, and the conformance test in tests/test_ifeval_conformance.py
+same text; the code is our own, and the conformance test in tests/constraints/test_ifeval_conformance.py
 proves verdict-for-verdict equality on the reference's GPT-4 responses. Where the reference is
 random or unsafe we are deterministic and say so in a named policy constant (STYLE 5):
 

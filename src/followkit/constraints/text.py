@@ -235,7 +235,7 @@ def count_sentences(text: str) -> int:
 
 # NLTK's word_tokenize (Punkt sentences, then the improved Treebank rules), re-expressed as
 # our own rule table so that counting capital words needs no NLTK at all. A differential test
-# (tests/test_ifeval_tokenizer.py) checks token-for-token equality with nltk's tokenizer.
+# (tests/constraints/test_text.py) checks token-for-token equality with nltk's tokenizer.
 _QUOTE_RULES = [
     (re.compile(r"([«“‘„]|[`]+)"), r" \1 "),
     (re.compile(r'^"'), r"``"),

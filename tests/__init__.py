@@ -1,0 +1,1 @@
+"""followkit's tests, one folder per subpackage of src/followkit; app/ holds the root modules (cli, models, pipeline)."""

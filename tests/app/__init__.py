@@ -1,0 +1,1 @@
+"""Tests of the root modules: cli, models, pipeline, and the import graph."""

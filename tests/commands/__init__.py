@@ -1,0 +1,1 @@
+"""Tests of followkit.commands: each command end to end through the CLI."""
