@@ -142,3 +142,20 @@ def test_grpo_and_sft_warm_up_for_the_same_steps(tiny, tmp_path, ratio, total, s
         assert values[-1] == total
         # what the scheduler is built from
         assert trainer.args.get_warmup_steps(total) == steps == warmup_steps(ratio, total)
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_training_arguments_build_without_a_deprecation_warning(tmp_path, on):
+    import warnings
+
+    from transformers import TrainingArguments
+
+    from followkit.train.config import TrainConfig
+    from followkit.train.trainer import base_arguments
+
+    settings = TrainConfig(method="sft", data="d.jsonl", out=str(tmp_path), gradient_checkpointing=on)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        args = TrainingArguments(**base_arguments(settings, tmp_path))
+    assert not [w for w in caught if "checkpointing" in str(w.message)]
+    assert args.gradient_checkpointing is on  # the old name still mirrors the setting

@@ -177,7 +177,7 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     from followkit.core.io import write_json
     from followkit.models import resolve_model_path
-    from followkit.train.trainer import _load_model, lora_config, save_run, start_log
+    from followkit.train.trainer import _load_model, lora_config, peft_quietly, save_run, start_log
 
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -194,18 +194,18 @@ def run_grpo(settings: TrainConfig, resume: bool = False) -> dict[str, Any]:
     model = _load_model(base, settings)
     peft_config = lora_config(settings) if settings.lora else None
     args = GRPOConfig(**grpo_arguments(settings, out))
-    trainer = grpo_trainer_class()(
-        model=model,
-        reward_funcs=reward if isinstance(reward, list) else [reward],
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        settings=settings,
-    )
-    checkpoint = start_log(trainer, out, resume)
-
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    with peft_quietly():
+        trainer = grpo_trainer_class()(
+            model=model,
+            reward_funcs=reward if isinstance(reward, list) else [reward],
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            settings=settings,
+        )
+        checkpoint = start_log(trainer, out, resume)
+        result = trainer.train(resume_from_checkpoint=checkpoint)
     loss = result.training_loss
     summary: dict[str, Any] = {
         "train_runtime_s": result.metrics.get("train_runtime"),

@@ -351,11 +351,24 @@ def precompute_reference(
 
 @contextlib.contextmanager
 def peft_quietly() -> Iterator[None]:
-    """peft reads `model.is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning
-    on every LoRA run; it is peft's to change, and users should not read it as ours."""
+    """peft reads `model.is_gradient_checkpointing` (and TRL calls `gradient_checkpointing_enable/disable`),
+    which transformers 5 deprecates with a FutureWarning on every LoRA run; they are peft's and TRL's to
+    change, and users should not read them as ours."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
         yield
+
+
+def checkpointing_names() -> tuple[str, str]:
+    """The TrainingArguments names of activation checkpointing and its kwargs: transformers 5.25 renamed
+    `gradient_checkpointing(_kwargs)` to `activation_checkpointing(_kwargs)` and warns on the old ones."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    if "activation_checkpointing" in {f.name for f in dataclasses.fields(TrainingArguments)}:
+        return "activation_checkpointing", "activation_checkpointing_kwargs"
+    return "gradient_checkpointing", "gradient_checkpointing_kwargs"
 
 
 def base_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
@@ -380,11 +393,12 @@ def base_arguments(settings: TrainConfig, out: Path) -> dict[str, Any]:
         dataloader_pin_memory=torch.cuda.is_available(),
         # Without a GPU, use_cpu makes accelerate join a torchrun / `accelerate launch` group over gloo.
         use_cpu=not torch.cuda.is_available(),
-        # Explicit either way: TRL's GRPOConfig turns gradient checkpointing on by default.
-        gradient_checkpointing=settings.gradient_checkpointing,
     )
+    flag, kwargs = checkpointing_names()
+    # Explicit either way: TRL's GRPOConfig turns checkpointing on by default.
+    arguments[flag] = settings.gradient_checkpointing
     if settings.gradient_checkpointing:
-        arguments["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+        arguments[kwargs] = {"use_reentrant": False}
     return arguments
 
 
