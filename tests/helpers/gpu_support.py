@@ -40,9 +40,10 @@ def _corpus() -> list[str]:
 
 def tiny_gpu_llama(root: Path, seed: int = 0) -> Path:
     """Save a 2-layer random Llama with a 512-token byte-level BPE tokenizer under root/tiny-gpu-llama."""
-    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.helpers.train_support import save_tiny_llama
 
     out = root / "tiny-gpu-llama"
     if (out / "config.json").exists():
@@ -62,24 +63,7 @@ def tiny_gpu_llama(root: Path, seed: int = 0) -> Path:
         pad_token="<|endoftext|>",
         chat_template=CHATML,
     )
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return save_tiny_llama(tok, out, hidden=64, intermediate=128, max_positions=1024, seed=seed)
 
 
 def grpo_prompts(path: Path) -> Path:

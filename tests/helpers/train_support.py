@@ -11,8 +11,7 @@ SFT = "tests/fixtures/train_sft.jsonl"
 
 def tiny_llama_dir(root: Path, seed: int = 0) -> Path:
     """Save a 2-layer random Llama (SmolLM2's shape family and tokenizer) under root/tiny-llama."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer
 
     from followkit.models import embedded_dir
 
@@ -20,14 +19,22 @@ def tiny_llama_dir(root: Path, seed: int = 0) -> Path:
     if (out / "config.json").exists():
         return out
     tok = AutoTokenizer.from_pretrained(embedded_dir())
+    return save_tiny_llama(tok, out, hidden=32, intermediate=64, max_positions=2048, seed=seed)
+
+
+def save_tiny_llama(tok, out: Path, hidden: int, intermediate: int, max_positions: int, seed: int) -> Path:
+    """Save a 2-layer random Llama of the given widths with `tok` (its vocabulary and special ids) to out."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     config = LlamaConfig(
         vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden,
+        intermediate_size=intermediate,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=2048,
+        max_position_embeddings=max_positions,
         tie_word_embeddings=True,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
