@@ -30,10 +30,11 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -110,51 +111,40 @@ def _int_id_as_text(value: Any) -> Any:
     return value
 
 
+TextId = Annotated[str, BeforeValidator(_int_id_as_text)]
+"""A record id: text, an integer read as its text."""
+
+
 class PreferencePair(BaseModel):
     """A DPO pair in TRL's conversational format (synth pairs and refine give each an id)."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str | None = None
+    id: TextId | None = None
     prompt: list[Message]
     chosen: list[Message]
     rejected: list[Message]
     meta: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_text(cls, value: Any) -> Any:
-        return _int_id_as_text(value)
 
 
 class IOPOGroup(BaseModel):
     """An IOPO group: y1 follows x1 but not x2; y2 follows x2 but not x1."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str
+    id: TextId
     x1: str | list[Message]
     y1: str
     x2: str | list[Message]
     y2: str
     meta: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_text(cls, value: Any) -> Any:
-        return _int_id_as_text(value)
-
 
 class SFTRecord(BaseModel):
     """A supervised example in TRL's conversational format (synth pairs and refine give each an id)."""
 
     model_config = ConfigDict(extra="allow")
-    id: str | None = None
+    id: TextId | None = None
     messages: list[Message]
     meta: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_text(cls, value: Any) -> Any:
-        return _int_id_as_text(value)
 
 
 class VerdictRow(BaseModel):
@@ -269,14 +259,9 @@ class ConstrainedPrompt(BaseModel):
     """A prompt with its constraints and no response (GRPO's prompts): followkit or IFEval rows."""
 
     model_config = ConfigDict(extra="allow")
-    id: str
+    id: TextId
     prompt: str
     constraints: list[Constraint]
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_text(cls, value: Any) -> Any:
-        return _int_id_as_text(value)
 
 
 class PromptResponse(BaseModel):
